@@ -1,0 +1,270 @@
+//! The `scxsim` command line.
+//!
+//! `scxsim <scheduler> [the scheduler's own flags] [--scxsim options]`:
+//! the scheduler's flags are short ones, passed verbatim to its loader;
+//! scxsim's options are all long ones, so the two mix freely.
+
+use clap::{Arg, ArgAction, Command};
+use scx_kernel::config::{KernelConfig, KNOBS};
+use scx_machine::clock::parse_duration;
+use scx_machine::Topology;
+use scxsim::exitcode;
+use scxsim::run::{run_with_sink, RunConfig, RunError};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn options() -> Command {
+    let knobs: Vec<String> = KNOBS
+        .iter()
+        .map(|(k, d)| format!("  {k:<20} {d}"))
+        .collect();
+    let presets: Vec<String> = scx_workload::presets::PRESETS
+        .iter()
+        .map(|(n, d)| format!("  {n:<18} {d}"))
+        .collect();
+    let tools: Vec<String> = scx_scheds::tool::TOOLS
+        .iter()
+        .map(|(n, d)| format!("  {n:<10} {d}"))
+        .collect();
+    let topos: Vec<String> = scx_machine::topology::PRESETS
+        .iter()
+        .map(|(n, s, d)| format!("  {n:<10} {s:<9} {d}"))
+        .collect();
+    Command::new("scxsim")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A deterministic simulator of Linux's sched_ext scheduling class")
+        .override_usage(
+            "scxsim <SCHEDULER> [SCHEDULER FLAGS...] [--cpus N | --topo SPEC] [--workload PRESET|FILE]\n       \
+             [--duration DUR] [--seed N] [--kernel KEY=VALUE]... [--report FILE.json] [--trace FILE] [--quiet]",
+        )
+        .after_help(format!(
+            "Schedulers (their own flags follow them verbatim; `scxsim <SCHEDULER> -h` shows them):\n{}\n\n\
+             Topology presets (--topo):\n{}\n\n\
+             Workload presets (--workload):\n{}\n\n\
+             Kernel knobs (--kernel KEY=VALUE):\n{}\n\n\
+             Exit codes: 0 normal end, 1 scxsim failure, 2 bad input, 3 load/attach failure,\n\
+             4 SCX_EXIT_UNREG_KERN, 5 SysRq-S, 10 SCX_EXIT_ERROR, 11 SCX_EXIT_ERROR_BPF,\n\
+             12 SCX_EXIT_ERROR_STALL, 20 lockup detected, 21 machine silent.",
+            tools.join("\n"),
+            topos.join("\n"),
+            presets.join("\n"),
+            knobs.join("\n")
+        ))
+        .disable_help_flag(true)
+        .arg(Arg::new("help").long("help").action(ArgAction::SetTrue).help("Print help"))
+        .arg(Arg::new("cpus").long("cpus").value_name("N").help("Flat machine with N CPUs (default 2)"))
+        .arg(
+            Arg::new("topo")
+                .long("topo")
+                .value_name("SPEC")
+                .help("NODESxLLCSxCORESxTHREADS (e.g. 2x2x8x2) or a topology preset"),
+        )
+        .arg(
+            Arg::new("workload")
+                .long("workload")
+                .value_name("PRESET|FILE")
+                .help("Workload preset name or rt-app JSON file (default: default)"),
+        )
+        .arg(Arg::new("duration").long("duration").value_name("DUR").help("Simulated run length (default 10s)"))
+        .arg(Arg::new("seed").long("seed").value_name("N").help("Random seed (default 1)"))
+        .arg(
+            Arg::new("attach-at")
+                .long("attach-at")
+                .value_name("DUR")
+                .help("When the loader attaches the scheduler (default 20ms)"),
+        )
+        .arg(
+            Arg::new("kernel")
+                .long("kernel")
+                .value_name("KEY=VALUE")
+                .action(ArgAction::Append)
+                .help("Set a kernel knob (repeatable)"),
+        )
+        .arg(Arg::new("report").long("report").value_name("FILE.json").help("Write a JSON report"))
+        .arg(Arg::new("trace").long("trace").value_name("FILE").help("Write a text event trace"))
+        .arg(
+            Arg::new("no-dmesg")
+                .long("no-dmesg")
+                .action(ArgAction::SetTrue)
+                .help("Do not print the kernel log"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .help("No scxsim summary line"),
+        )
+}
+
+/// Splits argv into the scheduler name, its own flags and scxsim's long
+/// options (with their values).
+fn split_args(args: &[String]) -> (Option<String>, Vec<String>, Vec<String>) {
+    let takes_value = |name: &str| {
+        matches!(
+            name,
+            "--cpus"
+                | "--topo"
+                | "--workload"
+                | "--duration"
+                | "--seed"
+                | "--attach-at"
+                | "--kernel"
+                | "--report"
+                | "--trace"
+        )
+    };
+    let mut sched = None;
+    let mut tool = Vec::new();
+    let mut ours = vec!["scxsim".to_string()];
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a.starts_with("--") && a.len() > 2 {
+            ours.push(a.clone());
+            if !a.contains('=') && takes_value(a) && i < args.len() {
+                ours.push(args[i].clone());
+                i += 1;
+            }
+        } else if sched.is_none() && !a.starts_with('-') {
+            sched = Some(a.clone());
+        } else {
+            tool.push(a.clone());
+        }
+    }
+    (sched, tool, ours)
+}
+
+fn bad(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("scxsim: {msg}");
+    ExitCode::from(exitcode::BAD_INPUT as u8)
+}
+
+fn build_config(
+    m: &clap::ArgMatches,
+    sched: String,
+    tool_args: Vec<String>,
+) -> Result<RunConfig, String> {
+    let mut cfg = RunConfig::new(&sched, tool_args);
+    cfg.topo = match (m.get_one::<String>("cpus"), m.get_one::<String>("topo")) {
+        (Some(_), Some(_)) => return Err("--cpus and --topo are mutually exclusive".into()),
+        (Some(n), None) => {
+            let n: usize = n
+                .parse()
+                .map_err(|_| format!("--cpus: expected a number of CPUs, got '{n}'"))?;
+            Topology::flat(n).map_err(|e| format!("--cpus {n}: {e}"))?
+        }
+        (None, Some(t)) => Topology::parse(t).map_err(|e| format!("--topo: {e}"))?,
+        (None, None) => Topology::flat(2).expect("2 CPUs"),
+    };
+    let mut kc = KernelConfig::default();
+    for kv in m.get_many::<String>("kernel").into_iter().flatten() {
+        kc.set_kv(kv)?;
+    }
+    cfg.kernel = kc;
+    if let Some(d) = m.get_one::<String>("duration") {
+        cfg.duration = parse_duration(d).map_err(|e| format!("--duration: {e}"))?;
+    }
+    if let Some(d) = m.get_one::<String>("attach-at") {
+        cfg.attach_at = parse_duration(d).map_err(|e| format!("--attach-at: {e}"))?;
+    }
+    if let Some(s) = m.get_one::<String>("seed") {
+        cfg.seed = s
+            .parse()
+            .map_err(|_| format!("--seed: expected a non-negative integer, got '{s}'"))?;
+    }
+    let wl = m
+        .get_one::<String>("workload")
+        .map(String::as_str)
+        .unwrap_or("default");
+    let nr = cfg.topo.nr_cpus();
+    let w = if scx_workload::presets::PRESETS.iter().any(|(n, _)| *n == wl) {
+        scx_workload::presets::build(wl, nr)?
+    } else if std::path::Path::new(wl).exists() {
+        return Err(format!(
+            "{wl}: rt-app JSON workloads are not supported by this version yet"
+        ));
+    } else {
+        return Err(scx_workload::presets::build(wl, nr).unwrap_err());
+    };
+    cfg.workload = Arc::new(w);
+    cfg.dmesg = !m.get_flag("no-dmesg");
+    cfg.quiet = m.get_flag("quiet");
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (sched, tool_args, ours) = split_args(&args);
+    let m = match options().try_get_matches_from(&ours) {
+        Ok(m) => m,
+        Err(e) => {
+            let first = e
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .to_string();
+            return bad(first.trim_start_matches("error: "));
+        }
+    };
+    if m.get_flag("help") {
+        if let Some(h) = sched.as_deref().and_then(scx_scheds::tool::tool_help) {
+            print!("{h}");
+            println!("\nscxsim options (long options, mixed freely with the scheduler's):");
+        }
+        let _ = options().print_help();
+        println!();
+        return ExitCode::SUCCESS;
+    }
+    let Some(sched) = sched else {
+        return bad("missing scheduler: expected one of simple, qmap (see scxsim --help)");
+    };
+    let cfg = match build_config(&m, sched, tool_args) {
+        Ok(c) => c,
+        Err(e) => return bad(e),
+    };
+    let trace_path = m.get_one::<String>("trace").map(PathBuf::from);
+    let report_path = m.get_one::<String>("report").map(PathBuf::from);
+    let sink: Option<Box<dyn scx_observe::Sink>> = match &trace_path {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(Box::new(scx_observe::text::TextTrace::new(
+                std::io::BufWriter::new(f),
+            ))),
+            Err(e) => return bad(format!("{}: cannot create trace file: {e}", p.display())),
+        },
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let res = match run_with_sink(&cfg, &mut out, &mut err, sink) {
+        Ok(r) => r,
+        Err(RunError::Help(h)) => {
+            print!("{h}");
+            return ExitCode::SUCCESS;
+        }
+        Err(RunError::BadInput(e)) => {
+            if let Some(p) = &trace_path {
+                let _ = std::fs::remove_file(p);
+            }
+            return bad(e);
+        }
+        Err(RunError::Io(e)) => {
+            let _ = writeln!(err, "scxsim: output error: {e}");
+            return ExitCode::from(exitcode::INTERNAL as u8);
+        }
+    };
+    let _ = out.flush();
+    if let Some(p) = report_path {
+        let v = scxsim::report::build(&cfg, &res);
+        if let Err(e) = scxsim::report::write(&p, &v) {
+            let _ = writeln!(err, "scxsim: {}: cannot write report: {e}", p.display());
+            return ExitCode::from(exitcode::INTERNAL as u8);
+        }
+    }
+    ExitCode::from(res.exit_code() as u8)
+}
