@@ -30,8 +30,10 @@ pub mod irq_work {
 /// Events of the simulation's queue.
 #[derive(Clone, Debug)]
 pub(crate) enum Ev {
-    /// The CPU's current activity reaches its next step.
+    /// The CPU's kernel code reaches its next step.
     CpuStep { cpu: u32, gen: u64 },
+    /// The current task's work may be complete.
+    WorkDone { cpu: u32, gen: u64 },
     /// Periodic scheduler tick.
     Tick { cpu: u32, gen: u64 },
     /// An hrtimer expires.
@@ -69,6 +71,21 @@ impl Kernel {
                     self.cpu_step(cpu);
                     self.settle(cpu);
                     self.executing = false;
+                }
+            }
+            Ev::WorkDone { cpu, gen } => {
+                let cpu = cpu as usize;
+                if self.rqs[cpu].work_gen == gen {
+                    self.rqs[cpu].work_at = None;
+                    if let Mode::Exec { since } = self.rqs[cpu].mode {
+                        self.cur_cpu = cpu;
+                        self.executing = true;
+                        if self.work_remaining(cpu, since) == 0 {
+                            self.cpu_step(cpu);
+                        }
+                        self.settle(cpu);
+                        self.executing = false;
+                    }
                 }
             }
             Ev::Tick { cpu, gen } => {
@@ -118,7 +135,15 @@ impl Kernel {
             let t = self.task_mut(curr);
             t.exec.work_left = t.exec.work_left.saturating_sub(done);
             t.exec.resume = crate::irq::Resume::Work;
-            self.rqs[cpu].step_gen += 1;
+        }
+    }
+
+    /// Work `curr` still has to do if it runs from `since` on.
+    fn work_remaining(&self, cpu: usize, since: Ns) -> Ns {
+        let e = &self.task(self.rqs[cpu].curr).exec;
+        match e.wall_until {
+            Some(w) => w.saturating_sub(self.now.max(since)),
+            None => (since + e.work_left).saturating_sub(self.now),
         }
     }
 
@@ -260,7 +285,7 @@ impl Kernel {
                     Some(w) => w.max(since),
                     None => since + e.work_left,
                 };
-                self.push_step(cpu, at);
+                self.arm_work_done(cpu, at);
             }
             Mode::Kernel | Mode::Sched(_) => self.push_step(cpu, self.now + acc),
             Mode::Idle => {
@@ -271,6 +296,24 @@ impl Kernel {
             }
             Mode::Offline | Mode::KickWait => {}
         }
+    }
+
+    /// Makes sure a work-completion event fires at or before `at`.
+    fn arm_work_done(&mut self, cpu: usize, at: Ns) {
+        let rq = &mut self.rqs[cpu];
+        if rq.work_at.is_some_and(|t| t <= at) {
+            return;
+        }
+        rq.work_gen += 1;
+        rq.work_at = Some(at);
+        let gen = rq.work_gen;
+        self.push(
+            at,
+            Ev::WorkDone {
+                cpu: cpu as u32,
+                gen,
+            },
+        );
     }
 
     fn push_step(&mut self, cpu: usize, at: Ns) {

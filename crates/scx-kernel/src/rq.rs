@@ -78,8 +78,14 @@ pub struct Rq {
     pub need_resched_after_switch: bool,
     /// What the CPU is doing.
     pub mode: Mode,
-    /// Generation of the CPU's pending step event (older ones are stale).
+    /// Generation of the CPU's pending kernel step event (older ones are
+    /// stale).
     pub step_gen: u64,
+    /// Generation of the pending work-completion event.
+    pub work_gen: u64,
+    /// When the pending work-completion event fires, if one is armed. It
+    /// may fire early (interrupts delayed the work), never late.
+    pub work_at: Option<Ns>,
     /// Simulated time charged on this CPU during the current event.
     pub acc: Ns,
     /// Interrupts waiting for the CPU to enable them.

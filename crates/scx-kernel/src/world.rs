@@ -54,6 +54,8 @@ impl Kernel {
                 need_resched_after_switch: false,
                 mode: Mode::Idle,
                 step_gen: 0,
+                work_gen: 0,
+                work_at: None,
                 acc: 0,
                 pending: PendingIrqs::default(),
                 tick_gen: 0,
