@@ -33,6 +33,9 @@ pub struct KernelConfig {
     pub housekeeping_period: Ns,
     /// Period at which `rcu_preempt` wakes; 0 disables it.
     pub rcu_period: Ns,
+    /// `nohz_full=`: CPUs whose tick stops while they run a single task that
+    /// does not need it (for sched_ext, a task with `SCX_SLICE_INF`).
+    pub nohz_full: scx_machine::Cpumask,
 }
 
 impl Default for KernelConfig {
@@ -47,6 +50,7 @@ impl Default for KernelConfig {
             cost: CostModel::default(),
             housekeeping_period: 1000 * NSEC_PER_MSEC,
             rcu_period: 12 * NSEC_PER_MSEC,
+            nohz_full: scx_machine::Cpumask::new(),
         }
     }
 }
@@ -127,6 +131,7 @@ impl KernelConfig {
             "nmi_watchdog" => self.nmi_watchdog = parse_bool(value)?,
             "housekeeping_period" => self.housekeeping_period = parse_duration(value)?,
             "rcu_period" => self.rcu_period = parse_duration(value)?,
+            "nohz_full" => self.nohz_full = scx_machine::Cpumask::parse_list(value)?,
             _ => {
                 if let Some(name) = key.strip_prefix("cost.") {
                     let ns = parse_duration_ns(value)?;

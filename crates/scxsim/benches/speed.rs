@@ -41,12 +41,30 @@ fn speed(cfg: &RunConfig, n: usize) -> (f64, f64) {
 
 fn shapes() -> Vec<(&'static str, RunConfig)> {
     vec![
-        ("two_runners (scx_simple, 4 CPUs, 1 s)", config("simple", &[], "two_runners", 4, 1)),
-        ("dsq_contention (scx_simple, 4 CPUs, 1 s)", config("simple", &[], "dsq_contention", 4, 1)),
-        ("two_runners (scx_simple, 4 CPUs, 10 s)", config("simple", &[], "two_runners", 4, 10)),
-        ("dsq_contention (scx_simple, 4 CPUs, 10 s)", config("simple", &[], "dsq_contention", 4, 10)),
-        ("default (scx_qmap, 2 CPUs, 10 s)", config("qmap", &[], "default", 2, 10)),
-        ("qmap -l 100 (2 CPUs, 10 s)", config("qmap", &["-l", "100"], "default", 2, 10)),
+        (
+            "two_runners (scx_simple, 4 CPUs, 1 s)",
+            config("simple", &[], "two_runners", 4, 1),
+        ),
+        (
+            "dsq_contention (scx_simple, 4 CPUs, 1 s)",
+            config("simple", &[], "dsq_contention", 4, 1),
+        ),
+        (
+            "two_runners (scx_simple, 4 CPUs, 10 s)",
+            config("simple", &[], "two_runners", 4, 10),
+        ),
+        (
+            "dsq_contention (scx_simple, 4 CPUs, 10 s)",
+            config("simple", &[], "dsq_contention", 4, 10),
+        ),
+        (
+            "default (scx_qmap, 2 CPUs, 10 s)",
+            config("qmap", &[], "default", 2, 10),
+        ),
+        (
+            "qmap -l 100 (2 CPUs, 10 s)",
+            config("qmap", &["-l", "100"], "default", 2, 10),
+        ),
     ]
 }
 

@@ -255,11 +255,23 @@ pub fn run_with_sink(
     err: &mut dyn Write,
     sink: Option<Box<dyn Sink>>,
 ) -> Result<RunResult, RunError> {
-    let wall = Instant::now();
     let tool = make_tool(&cfg.scheduler, &cfg.sched_args).map_err(|e| match e {
         ToolError::Help(h) => RunError::Help(h),
         ToolError::Usage(u) => RunError::BadInput(u),
     })?;
+    run_tool(cfg, tool, out, err, sink)
+}
+
+/// Runs `tool` (any scheduler with its loader, e.g. one of your own)
+/// instead of the built-in named by `cfg.scheduler`.
+pub fn run_tool(
+    cfg: &RunConfig,
+    tool: Box<dyn Tool>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    sink: Option<Box<dyn Sink>>,
+) -> Result<RunResult, RunError> {
+    let wall = Instant::now();
     let mut k = Box::new(Kernel::new(cfg.kernel.clone(), cfg.topo.clone(), cfg.seed));
     if let Some(s) = sink {
         k.set_sink(s);

@@ -64,10 +64,14 @@ impl Kernel {
         self.clr_task_runnable(p, true);
         let inf = self.task(p).scx.slice == SCX_SLICE_INF;
         let rq = &mut self.rqs[cpu].scx;
+        let had = rq.flags & SCX_RQ_CAN_STOP_TICK != 0;
         if inf {
             rq.flags |= SCX_RQ_CAN_STOP_TICK;
         } else {
             rq.flags &= !SCX_RQ_CAN_STOP_TICK;
+        }
+        if had != inf {
+            self.update_tick_dependency(cpu);
         }
     }
 

@@ -710,6 +710,61 @@ impl<'a> Cx<'a> {
     }
 
     // ------------------------------------------------------------------
+    // Cgroups.
+
+    /// `cgrp->kn->id`: the cgroup's id (the root's is 1).
+    pub fn cgroup_id(&self, cg: super::Cgroup) -> u64 {
+        u64::from(cg.0) + 1
+    }
+
+    /// `bpf_cgroup_from_id()`.
+    #[doc(alias = "bpf_cgroup_from_id")]
+    pub fn cgroup_from_id(&self, id: u64) -> Option<super::Cgroup> {
+        let i = id.checked_sub(1)?;
+        ((i as usize) < self.k.cgroups.len()).then_some(super::Cgroup(i as u32))
+    }
+
+    /// `cgrp->level`: depth below the root (root = 0).
+    pub fn cgroup_level(&self, cg: super::Cgroup) -> u32 {
+        let mut level = 0;
+        let mut c = cg.0 as usize;
+        while let Some(p) = self.k.cgroups.get(c).and_then(|n| n.parent) {
+            level += 1;
+            c = p;
+        }
+        level
+    }
+
+    /// `bpf_cgroup_ancestor(cgrp, level)`: the ancestor at `level` (the
+    /// cgroup itself at its own level), `None` if `level` is deeper.
+    #[doc(alias = "bpf_cgroup_ancestor")]
+    pub fn cgroup_ancestor(&self, cg: super::Cgroup, level: u32) -> Option<super::Cgroup> {
+        let mut own = self.cgroup_level(cg);
+        if level > own {
+            return None;
+        }
+        let mut c = cg.0 as usize;
+        while own > level {
+            c = self.k.cgroups[c].parent?;
+            own -= 1;
+        }
+        Some(super::Cgroup(c as u32))
+    }
+
+    /// The cgroup's `cpu.weight`.
+    pub fn cgroup_weight(&self, cg: super::Cgroup) -> u32 {
+        self.k.cgroups.get(cg.0 as usize).map_or(100, |n| n.weight)
+    }
+
+    /// The cgroup's path (`/` for the root).
+    pub fn cgroup_path(&self, cg: super::Cgroup) -> &str {
+        self.k
+            .cgroups
+            .get(cg.0 as usize)
+            .map_or("/", |n| n.path.as_str())
+    }
+
+    // ------------------------------------------------------------------
     // Tasks and helpers.
 
     /// Reads a task's fields.

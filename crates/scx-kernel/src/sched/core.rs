@@ -103,6 +103,7 @@ impl Kernel {
         let t = self.task_mut(p);
         t.on_rq = true;
         t.migrating = false;
+        self.update_tick_dependency(cpu);
     }
 
     /// `deactivate_task()`: dequeue for a migration (`TASK_ON_RQ_MIGRATING`).
@@ -651,7 +652,41 @@ impl Kernel {
         }
         self.fair_periodic_balance(cpu);
         if self.rqs[cpu].tick_armed {
-            self.arm_next_tick(cpu);
+            if self.cfg.nohz_full.test(cpu) && self.sched_can_stop_tick(cpu) {
+                self.stop_tick(cpu);
+            } else {
+                self.arm_next_tick(cpu);
+            }
+        }
+    }
+
+    /// `sched_can_stop_tick()` with sched_ext's `scx_can_stop_tick()`.
+    pub(crate) fn sched_can_stop_tick(&self, cpu: usize) -> bool {
+        let rq = &self.rqs[cpu];
+        if rq.nr_running > 1 {
+            return false;
+        }
+        let curr = self.task(rq.curr);
+        if matches!(curr.policy, scx_workload::Policy::Rr(_)) && rq.rt.nr_running > 1 {
+            return false;
+        }
+        if self.scx.enabled && curr.class == Class::Ext {
+            if self.scx_rq_bypassing(cpu) {
+                return false;
+            }
+            return rq.scx.flags & SCX_RQ_CAN_STOP_TICK != 0;
+        }
+        true
+    }
+
+    /// `sched_update_tick_dependency()`: a nohz_full CPU running a task
+    /// whose tick was stopped gets it back when it can no longer go without.
+    pub(crate) fn update_tick_dependency(&mut self, cpu: usize) {
+        if !self.cfg.nohz_full.test(cpu) || self.rqs[cpu].tick_armed {
+            return;
+        }
+        if !self.task(self.rqs[cpu].curr).is_idle() && !self.sched_can_stop_tick(cpu) {
+            self.start_tick(cpu);
         }
     }
 
