@@ -3,7 +3,7 @@
 //! the ratios are printed after criterion's timings and recorded in
 //! BENCHMARKS.md.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_main, Criterion};
 use scx_machine::clock::NSEC_PER_SEC;
 use scx_machine::Topology;
 use scxsim::run::{run, RunConfig};
@@ -82,5 +82,11 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+#[allow(missing_docs)]
+mod harness {
+    use super::bench;
+    use criterion::{criterion_group, Criterion};
+    criterion_group!(pub benches, bench);
+}
+
+criterion_main!(harness::benches);
