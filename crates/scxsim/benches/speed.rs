@@ -82,11 +82,10 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-#[allow(missing_docs)]
-mod harness {
-    use super::bench;
-    use criterion::{criterion_group, Criterion};
-    criterion_group!(pub benches, bench);
+/// The criterion entry point.
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
 }
 
-criterion_main!(harness::benches);
+criterion_main!(benches);
