@@ -243,6 +243,9 @@ impl Kernel {
         let curr = self.rqs[cpu].curr;
         if self.task(curr).kind == TaskKind::Idle {
             if self.rqs[cpu].need_resched {
+                // tick_nohz_idle_exit(): leaving the idle loop restarts the
+                // tick; it stops again only when the CPU really idles.
+                self.start_tick(cpu);
                 self.start_schedule(cpu, false);
             } else {
                 self.enter_idle_loop(cpu);

@@ -31,7 +31,7 @@ impl Kernel {
             let ret = self.scx_call(
                 Op::InitTask,
                 SCX_KF_UNLOCKED,
-                [None, None],
+                [Some(p), None],
                 u64::from(fork),
                 0,
                 |s, cx| s.init_task(cx, Task(p), &args),

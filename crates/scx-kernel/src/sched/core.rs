@@ -397,9 +397,7 @@ impl Kernel {
         }
         self.rqs[cpu].mode = Mode::Kernel;
         let curr = self.rqs[cpu].curr;
-        if self.task(curr).is_idle() {
-            self.stop_tick(cpu);
-        } else {
+        if !self.task(curr).is_idle() {
             self.start_tick(cpu);
         }
     }
@@ -698,45 +696,37 @@ impl Kernel {
     /// the BPF scheduler, on exactly one DSQ, or blocked. Panics with a
     /// description if not (a simulator bug).
     pub fn check_conservation(&self) {
-        let mut curr_of = vec![None; self.tasks.len()];
-        for rq in &self.rqs {
-            assert!(
-                curr_of[rq.curr as usize].is_none(),
-                "task {} is current on two CPUs",
-                rq.curr
-            );
-            curr_of[rq.curr as usize] = Some(rq.cpu);
-        }
-        for t in &self.tasks {
-            if t.freed || t.is_idle() {
-                continue;
+        for (i, a) in self.rqs.iter().enumerate() {
+            for b in &self.rqs[i + 1..] {
+                assert_ne!(a.curr, b.curr, "task {} is current on two CPUs", a.curr);
             }
-            let i = t.tid as usize;
+            let c = self.task(a.curr);
+            assert!(
+                c.is_idle() || c.cpu == a.cpu,
+                "CPU {} runs task {} whose task_cpu is {}",
+                a.cpu,
+                c.pid,
+                c.cpu
+            );
+        }
+        for tid in self.scx.tasks_links.tasks(&self.scx.tasks_list) {
+            let t = self.task(tid);
+            let running = self.rqs[t.cpu].curr == tid;
             match t.state {
                 TaskState::Dead => {
                     assert!(
-                        !t.on_rq || curr_of[i].is_some(),
+                        !t.on_rq || running,
                         "dead task {} still queued and not running",
                         t.pid
                     );
                 }
                 TaskState::Sleeping if !t.on_rq => {
-                    assert!(
-                        curr_of[i].is_none() || self.rqs[curr_of[i].unwrap()].mode != Mode::Idle
-                    );
                     assert!(t.scx.dsq.is_none(), "sleeping task {} on a DSQ", t.pid);
                 }
                 _ => {}
             }
             if t.on_rq {
-                if let Some(cpu) = curr_of[i] {
-                    assert_eq!(
-                        cpu, t.cpu,
-                        "task {} runs on CPU {cpu} but task_cpu is {}",
-                        t.pid, t.cpu
-                    );
-                }
-                self.check_queued_once(t.tid);
+                self.check_queued_once(tid);
             } else if t.state != TaskState::Dead {
                 assert!(t.scx.dsq.is_none(), "task {} not on rq but on a DSQ", t.pid);
                 assert!(
@@ -745,10 +735,8 @@ impl Kernel {
                     t.pid
                 );
                 assert!(
-                    t.exec.blocked_on.is_some()
-                        || curr_of[i].is_some()
-                        || t.state == TaskState::Sleeping,
-                    "task {} is nowhere",
+                    t.state == TaskState::Sleeping || running,
+                    "task {} is runnable but neither queued nor running",
                     t.pid
                 );
             }
