@@ -79,10 +79,11 @@ impl Rec {
 /// A kernel config without background kernel-thread activity, so callback
 /// sequences only show the workload's tasks.
 pub fn quiet_cfg() -> KernelConfig {
-    let mut c = KernelConfig::default();
-    c.housekeeping_period = 0;
-    c.rcu_period = 0;
-    c
+    KernelConfig {
+        housekeeping_period: 0,
+        rcu_period: 0,
+        ..Default::default()
+    }
 }
 
 pub fn forever(body: Vec<Step>) -> Step {
@@ -138,6 +139,7 @@ pub fn tid_any(k: &Kernel, comm: &str) -> Tid {
 pub type EnqueueFn = Box<dyn FnMut(&mut Cx, Task, u64)>;
 pub type DispatchFn = Box<dyn FnMut(&mut Cx, i32, Option<Task>)>;
 pub type SelectFn = Box<dyn FnMut(&mut Cx, Task, i32, u64) -> i32>;
+pub type ReleaseFn = Box<dyn FnMut(&mut Cx, i32, &CpuReleaseArgs)>;
 
 /// A scheduler whose ops are configurable: by default a global FIFO over
 /// user DSQ 0 (`enqueue` dispatches there, `dispatch` consumes it).
@@ -147,7 +149,7 @@ pub struct TestSched {
     pub dispatch: Option<DispatchFn>,
     pub select_cpu: Option<SelectFn>,
     pub yield_ret: bool,
-    pub cpu_release: Option<Box<dyn FnMut(&mut Cx, i32, &CpuReleaseArgs)>>,
+    pub cpu_release: Option<ReleaseFn>,
     pub log: Rc<RefCell<Vec<String>>>,
 }
 
