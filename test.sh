@@ -7,6 +7,10 @@ cd "$(dirname "$0")"
 need_apt=()
 command -v clang-19 >/dev/null 2>&1 || need_apt+=(clang-19 llvm-19)
 [ -e /usr/include/bpf/bpf_helpers.h ] || need_apt+=(libbpf-dev)
+# The HTML report test renders in headless Chromium; the Perfetto trace test
+# decodes with Perfetto's own Python bindings (installed into a venv below).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium fonts-dejavu-core)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -14,6 +18,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+if ! target/pyenv/bin/python -c 'import perfetto.protos.perfetto.trace.perfetto_trace_pb2' >/dev/null 2>&1; then
+  echo "test.sh: installing the perfetto Python package into target/pyenv"
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install -q --disable-pip-version-check perfetto
+fi
+export SCXSIM_PYTHON="$PWD/target/pyenv/bin/python"
+# Tests that need an external tool fail instead of skipping when CI is set.
+export CI="${CI:-1}"
 
 echo "test.sh: formatting"
 cargo fmt --all -- --check

@@ -36,6 +36,9 @@ pub struct KernelConfig {
     /// `nohz_full=`: CPUs whose tick stops while they run a single task that
     /// does not need it (for sched_ext, a task with `SCX_SLICE_INF`).
     pub nohz_full: scx_machine::Cpumask,
+    /// Fast-forward repetitions that provably change nothing (default on;
+    /// see [`crate::fastfwd`]). Off simulates every repetition one by one.
+    pub fast_forward: bool,
 }
 
 impl Default for KernelConfig {
@@ -51,6 +54,7 @@ impl Default for KernelConfig {
             housekeeping_period: 1000 * NSEC_PER_MSEC,
             rcu_period: 12 * NSEC_PER_MSEC,
             nohz_full: scx_machine::Cpumask::new(),
+            fast_forward: true,
         }
     }
 }
@@ -85,6 +89,14 @@ pub const KNOBS: &[(&str, &str)] = &[
     (
         "rcu_period",
         "period of rcu_preempt wakeups, default 12ms (0 = off)",
+    ),
+    (
+        "nohz_full",
+        "CPU list whose tick stops while running one task with an infinite slice, default none",
+    ),
+    (
+        "fast_forward",
+        "skip dispatch-loop repetitions that provably change nothing (1) or simulate each (0), default 1",
     ),
     (
         "cost.<name>",
@@ -132,6 +144,7 @@ impl KernelConfig {
             "housekeeping_period" => self.housekeeping_period = parse_duration(value)?,
             "rcu_period" => self.rcu_period = parse_duration(value)?,
             "nohz_full" => self.nohz_full = scx_machine::Cpumask::parse_list(value)?,
+            "fast_forward" => self.fast_forward = parse_bool(value)?,
             _ => {
                 if let Some(name) = key.strip_prefix("cost.") {
                     let ns = parse_duration_ns(value)?;

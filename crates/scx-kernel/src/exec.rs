@@ -227,12 +227,19 @@ impl Kernel {
             if let Flow::Stop = self.exec_insn(cpu, tid) {
                 break;
             }
+            if self.spinning() {
+                self.task_mut(tid).exec.resume = Resume::Next;
+                break;
+            }
         }
         self.after_exec(cpu, tid);
     }
 
     /// Sets the CPU mode from the task's resume point.
     fn after_exec(&mut self, cpu: usize, tid: Tid) {
+        if self.spinning() {
+            return;
+        }
         let e = &self.task(tid).exec;
         if e.resume == Resume::Work {
             let since = self.now + std::mem::take(&mut self.rqs[cpu].acc);

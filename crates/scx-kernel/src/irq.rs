@@ -46,6 +46,26 @@ pub(crate) enum Ev {
     StartTask { spec: u32, instance: u32 },
     /// A workload timed action is due.
     Action { index: u32 },
+    /// A CPU spinning on a runqueue lock gets it.
+    LockGranted { cpu: u32 },
+    /// The hard lockup detector's perf NMI (taken whatever the CPU does).
+    Nmi { cpu: u32 },
+}
+
+impl Ev {
+    /// The CPU a per-CPU event is for.
+    fn cpu(&self) -> Option<usize> {
+        match *self {
+            Ev::CpuStep { cpu, .. }
+            | Ev::WorkDone { cpu, .. }
+            | Ev::Tick { cpu, .. }
+            | Ev::Ipi { cpu }
+            | Ev::IrqWork { cpu }
+            | Ev::LockGranted { cpu }
+            | Ev::Nmi { cpu } => Some(cpu as usize),
+            Ev::Timer { .. } | Ev::StartTask { .. } | Ev::Action { .. } => None,
+        }
+    }
 }
 
 /// What to do when a task's current piece of work is over.
@@ -62,6 +82,9 @@ pub enum Resume {
 
 impl Kernel {
     pub(crate) fn dispatch_event(&mut self, ev: Ev) {
+        if let Some(cpu) = ev.cpu() {
+            self.rqs[cpu].counters.events += 1;
+        }
         match ev {
             Ev::CpuStep { cpu, gen } => {
                 let cpu = cpu as usize;
@@ -104,6 +127,8 @@ impl Kernel {
             Ev::IrqWork { cpu } => self.try_take_interrupts(cpu as usize),
             Ev::StartTask { spec, instance } => self.start_workload_task(spec as usize, instance),
             Ev::Action { index } => self.run_timed_action(index as usize),
+            Ev::LockGranted { cpu } => self.lock_granted(cpu as usize),
+            Ev::Nmi { cpu } => self.watchdog_nmi(cpu as usize),
         }
     }
 
@@ -161,13 +186,28 @@ impl Kernel {
             let work = std::mem::take(&mut self.rqs[cpu].pending.irq_work);
             if work != 0 {
                 self.run_irq_work(cpu, work);
-                if self.rqs[cpu].mode == Mode::KickWait {
+                if matches!(self.rqs[cpu].mode, Mode::KickWait | Mode::LockWait { .. }) {
                     return;
                 }
             }
             let timers = std::mem::take(&mut self.rqs[cpu].pending.timers);
-            for id in timers {
+            let mut it = timers.into_iter();
+            for id in it.by_ref() {
                 self.run_timer(cpu, id);
+                if self.spinning() {
+                    break;
+                }
+            }
+            let rest: Vec<u32> = it.collect();
+            if !rest.is_empty() {
+                let p = &mut self.rqs[cpu].pending.timers;
+                let mut all = rest;
+                all.append(p);
+                *p = all;
+                return;
+            }
+            if self.spinning() {
+                return;
             }
             if std::mem::take(&mut self.rqs[cpu].pending.tick) {
                 self.scheduler_tick(cpu);
@@ -178,6 +218,9 @@ impl Kernel {
     /// Queues irq_work `bits` on `cpu` (`irq_work_queue()`): it runs when the
     /// CPU next enables interrupts.
     pub(crate) fn irq_work_queue(&mut self, cpu: usize, bits: u32) {
+        if cpu != self.cur_cpu {
+            self.rqs[self.cur_cpu].counters.remote_writes += 1;
+        }
         let was = self.rqs[cpu].pending.irq_work;
         self.rqs[cpu].pending.irq_work |= bits;
         if was == 0 {
@@ -206,6 +249,9 @@ impl Kernel {
         }
         rq.need_resched = true;
         let local = self.executing && cpu == self.cur_cpu;
+        if cpu != self.cur_cpu {
+            self.rqs[self.cur_cpu].counters.remote_writes += 1;
+        }
         if !local && self.rqs[cpu].online {
             self.push(self.now, Ev::Ipi { cpu: cpu as u32 });
         }
@@ -233,7 +279,7 @@ impl Kernel {
                 self.resume_curr(cpu);
             }
             Mode::Sched(sec) => self.schedule_continue(cpu, sec),
-            Mode::Idle | Mode::Offline | Mode::KickWait => {}
+            Mode::Idle | Mode::Offline | Mode::KickWait | Mode::LockWait { .. } => {}
         }
     }
 
@@ -246,6 +292,9 @@ impl Kernel {
                 // tick_nohz_idle_exit(): leaving the idle loop restarts the
                 // tick; it stops again only when the CPU really idles.
                 self.start_tick(cpu);
+                if self.ff_cycle_boundary(cpu) {
+                    return;
+                }
                 self.start_schedule(cpu, false);
             } else {
                 self.enter_idle_loop(cpu);
@@ -271,6 +320,9 @@ impl Kernel {
     /// Schedules the CPU's next step according to its mode.
     pub(crate) fn settle(&mut self, cpu: usize) {
         let acc = std::mem::take(&mut self.rqs[cpu].acc);
+        if self.ff_settle(cpu, self.now + acc) {
+            return;
+        }
         match self.rqs[cpu].mode {
             Mode::Exec { since } => {
                 if self.rqs[cpu].need_resched {
@@ -297,7 +349,7 @@ impl Kernel {
                     self.push_step(cpu, self.now + acc);
                 }
             }
-            Mode::Offline | Mode::KickWait => {}
+            Mode::Offline | Mode::KickWait | Mode::LockWait { .. } => {}
         }
     }
 
@@ -319,7 +371,10 @@ impl Kernel {
         );
     }
 
-    fn push_step(&mut self, cpu: usize, at: Ns) {
+    /// Schedules the CPU's next kernel step at `at` (invalidating any
+    /// earlier one).
+    pub(crate) fn push_step(&mut self, cpu: usize, at: Ns) {
+        debug_assert!(self.ff[cpu].parked.is_none(), "stepping a parked CPU");
         let rq = &mut self.rqs[cpu];
         rq.step_gen += 1;
         let gen = rq.step_gen;

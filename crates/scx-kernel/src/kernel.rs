@@ -41,6 +41,12 @@ pub struct RunStats {
     pub forks: u64,
     /// Scheduler callbacks invoked.
     pub op_calls: u64,
+    /// Repetitions fast-forwarded (see [`crate::fastfwd`]); the counters
+    /// above include them.
+    pub fast_forwarded: u64,
+    /// Events the fast-forwarded repetitions stand for (not in `events`,
+    /// which counts events really processed).
+    pub events_skipped: u64,
 }
 
 /// The simulated kernel.
@@ -91,6 +97,18 @@ pub struct Kernel {
     pub check_invariants: bool,
     /// The `init` task (pid 1), parent of the workload's tasks.
     pub init_task: Option<Tid>,
+    /// Per-CPU lockup detector state.
+    pub lockup: Vec<crate::lockup::Lockup>,
+    /// Per-CPU fast-forward state.
+    pub(crate) ff: Vec<crate::fastfwd::FfCpu>,
+    /// Number of parked CPUs.
+    pub(crate) parked_cpus: u32,
+    /// Set when the machine can never make progress again.
+    pub(crate) halted: Option<crate::fastfwd::Halt>,
+    /// Since when every online CPU has been stuck.
+    pub(crate) all_stuck_since: Option<Ns>,
+    /// Scratch buffer of the fast-forward checks.
+    pub(crate) view_buf: Vec<u64>,
 }
 
 /// One cgroup of the hierarchy.
@@ -142,6 +160,12 @@ impl Kernel {
             }],
             check_invariants: cfg!(debug_assertions),
             init_task: None,
+            lockup: Vec::new(),
+            ff: Vec::new(),
+            parked_cpus: 0,
+            halted: None,
+            all_stuck_since: None,
+            view_buf: Vec::new(),
         };
         k.boot_cpus();
         k
@@ -247,17 +271,25 @@ impl Kernel {
     }
 
     /// Processes events up to and including time `until`; returns false if
-    /// the queue ran dry first.
+    /// the queue ran dry or the machine halted ([`Kernel::halted`]) first.
+    /// Time never goes backwards: after the call `now` is the later of
+    /// `until` and the last event processed.
     pub fn run_until(&mut self, until: Ns) -> bool {
-        while let Some(t) = self.events.peek_time() {
-            if t > until {
-                self.now = until;
-                return true;
+        let more = loop {
+            if self.halted.is_some() {
+                break false;
             }
-            self.step();
-        }
+            match self.events.peek_time() {
+                Some(t) if t <= until => self.step(),
+                Some(_) => break true,
+                None => break false,
+            }
+        };
         self.now = self.now.max(until);
-        false
+        if self.parked_cpus > 0 {
+            self.ff_sync(self.now);
+        }
+        more
     }
 
     /// Processes one event.
@@ -266,9 +298,18 @@ impl Kernel {
             return;
         };
         debug_assert!(t >= self.now, "time went backwards");
+        if self.parked_cpus > 0 {
+            self.ff_sync(t);
+        }
         self.now = t;
         self.stats.events += 1;
         self.dispatch_event(ev);
+        if self.parked_cpus > 0 {
+            self.ff_check_disturbed();
+            if self.parked_cpus > 0 {
+                self.check_halt();
+            }
+        }
         if self.check_invariants {
             self.check_conservation();
         }

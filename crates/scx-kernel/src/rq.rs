@@ -33,6 +33,11 @@ pub enum Mode {
     /// Busy-waiting with interrupts disabled in the kick irq_work for
     /// `SCX_KICK_WAIT` targets to reschedule.
     KickWait,
+    /// Spinning with interrupts disabled for `holder`'s runqueue lock.
+    LockWait {
+        /// The CPU holding the lock.
+        holder: usize,
+    },
     /// The CPU is offline.
     Offline,
 }
@@ -104,6 +109,12 @@ pub struct Rq {
     pub next_balance: Ns,
     /// Total ns the CPU ran real tasks.
     pub busy_ns: Ns,
+    /// Work to do once the runqueue lock this CPU spins on is granted.
+    pub lock_ops: Vec<crate::lock::LockedOp>,
+    /// Out-of-band work waiting for this runqueue's lock.
+    pub oob_ops: Vec<crate::lock::LockedOp>,
     /// When `curr` last changed.
     pub curr_since: Ns,
+    /// This CPU's activity counters (for fast-forwarding).
+    pub counters: crate::fastfwd::CpuCounters,
 }

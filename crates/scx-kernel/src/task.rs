@@ -122,6 +122,8 @@ pub struct Task {
     /// `TASK_ON_RQ_MIGRATING`: between `deactivate_task()` and
     /// `activate_task()` of a migration.
     pub migrating: bool,
+    /// `TASK_WAKING`: woken, waiting for its new runqueue's lock.
+    pub waking: bool,
     /// Set once `sched_ext_free()` ran.
     pub freed: bool,
 }

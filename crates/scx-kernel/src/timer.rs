@@ -23,6 +23,8 @@ pub enum TimerKind {
     SchedTimer(u64),
     /// Periodic housekeeping of the per-CPU kworker of `cpu`.
     Housekeeping(usize),
+    /// The lockup detectors' per-CPU hrtimer (`watchdog_timer_fn`).
+    Watchdog(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +41,25 @@ struct Timer {
 pub struct Timers {
     timers: Vec<Timer>,
     free: Vec<u32>,
+}
+
+impl Timers {
+    /// Appends the arming state of timers (for fast-forward views): arming
+    /// or cancelling a timer changes it.
+    /// `cpu` selects the timers bound to that CPU; `None` the scheduler's
+    /// timers, which are machine-wide state.
+    pub(crate) fn view(&self, cpu: Option<usize>, out: &mut Vec<u64>) {
+        for (i, t) in self.timers.iter().enumerate() {
+            let sched = matches!(t.kind, TimerKind::SchedTimer(_));
+            let mine = match cpu {
+                None => sched,
+                Some(c) => !sched && t.cpu == c,
+            };
+            if mine {
+                out.extend([i as u64, t.gen << 1 | u64::from(t.armed)]);
+            }
+        }
+    }
 }
 
 /// Handle of an armed timer.
@@ -124,6 +145,7 @@ impl Kernel {
             TimerKind::DelayedWork(w) => self.queue_work(w),
             TimerKind::SchedTimer(sid) => self.sched_timer_fired(cpu, sid),
             TimerKind::Housekeeping(c) => self.housekeeping_timer(c),
+            TimerKind::Watchdog(c) => self.watchdog_timer_fn(c),
         }
     }
 }

@@ -65,9 +65,13 @@ impl Kernel {
                 scx,
                 next_balance: 0,
                 busy_ns: 0,
+                lock_ops: Vec::new(),
+                oob_ops: Vec::new(),
                 curr_since: 0,
+                counters: Default::default(),
             });
             self.stop_works.push(Vec::new());
+            self.ff.push(Default::default());
         }
         for cpu in 0..nr {
             self.wq.pools.push(Pool {
@@ -148,6 +152,8 @@ impl Kernel {
             let kw = self.spawn(None, &name, TaskKind::Kworker { pool: unbound }, None, None);
             self.wq.pools[unbound].workers.push(kw);
         }
+        self.lockup = vec![Default::default(); nr];
+        self.start_lockup_detectors();
         if self.cfg.housekeeping_period > 0 {
             let tick = self.cfg.hz.tick_ns();
             for cpu in 0..nr {

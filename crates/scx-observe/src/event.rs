@@ -149,13 +149,21 @@ pub enum PrevState {
 }
 
 impl PrevState {
-    /// The kernel's `prev_state` bit value as `sched_switch` records it.
+    /// The kernel's `prev_state` bit value as `sched_switch` records it
+    /// (`__trace_sched_switch_state()`: the task-state index as a bit, in
+    /// the `TASK_REPORT` layout of kernels since 4.14).
+    ///
+    /// A dying task's `__state` is `TASK_DEAD` (0x80), but that bit is not
+    /// in `TASK_REPORT`: the tracepoint reports its `exit_state` instead.
+    /// scxsim releases a dead task at its last switch (no zombie phase),
+    /// which is `EXIT_DEAD`, reported as 0x10 and printed `X`. (0x80 in a
+    /// 6.12 `prev_state` means `TASK_REPORT_IDLE`, printed `I`.)
     pub fn bits(self) -> u64 {
         match self {
             PrevState::Running => 0,
             PrevState::Sleeping => 0x1,
             PrevState::Uninterruptible => 0x2,
-            PrevState::Dead => 0x80,
+            PrevState::Dead => 0x10,
         }
     }
 
@@ -364,5 +372,18 @@ pub enum Event {
         cpu: u32,
         /// Why.
         what: String,
+    },
+    /// A parked CPU's repetitions were accounted without being simulated
+    /// one by one (fast-forward): `reps` identical repetitions of `period`
+    /// ns each, the first starting at `from`.
+    FastForward {
+        /// CPU.
+        cpu: u32,
+        /// Start of the first repetition.
+        from: u64,
+        /// Number of repetitions.
+        reps: u64,
+        /// Length of one repetition in ns.
+        period: u64,
     },
 }

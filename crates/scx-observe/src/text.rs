@@ -45,6 +45,14 @@ impl<W: Write> TextTrace<W> {
         }
     }
 
+    /// Flushes the writer; returns the first error seen.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()
+    }
+
     /// Flushes and returns the writer.
     pub fn into_inner(mut self) -> W {
         let _ = self.out.flush();
@@ -145,6 +153,12 @@ impl<W: Write> TextTrace<W> {
             Event::ScxState { state } => format!("scx_state {state}"),
             Event::Log { line } => format!("log {line}"),
             Event::CpuStuck { cpu, what } => format!("stuck cpu={cpu} {what}"),
+            Event::FastForward {
+                cpu,
+                from,
+                reps,
+                period,
+            } => format!("fast_forward cpu={cpu} from={from} reps={reps} period={period}"),
         }
     }
 }

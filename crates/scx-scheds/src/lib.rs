@@ -8,6 +8,11 @@
 //! * [`simple`] — `scx_simple`: global weighted vtime or FIFO.
 //! * [`qmap`] — `scx_qmap`: five weighted FIFOs, with its fault-injection
 //!   knobs (`-l`, `-t`, `-T`, `-e`, ...).
+//! * [`central`] — `scx_central`: one CPU makes every scheduling decision;
+//!   the others run tasks with infinite slices (tickless with
+//!   `nohz_full`), preempted by a 1 ms timer pinned to the central CPU.
+//! * [`flatcg`] — `scx_flatcg`: cgroup `cpu.weight` hierarchy flattened
+//!   into one level of compounded weights, per-cgroup vtime.
 //!
 //! ```
 //! use scx_scheds::tool;
@@ -15,6 +20,8 @@
 //! assert_eq!(t.program_name(), "scx_qmap");
 //! ```
 
+pub mod central;
+pub mod flatcg;
 pub mod getopt;
 pub mod qmap;
 pub mod simple;

@@ -56,6 +56,14 @@ pub const TOOLS: &[(&str, &str)] = &[
         "qmap",
         "scx_qmap: five-level weighted FIFO scheduler with fault-injection knobs",
     ),
+    (
+        "central",
+        "scx_central: one CPU makes every decision; others run tickless (try --kernel nohz_full=1-N)",
+    ),
+    (
+        "flatcg",
+        "scx_flatcg: flattened hierarchical cgroup weights (cpu.weight) with per-cgroup vtime",
+    ),
 ];
 
 /// `UEI_ECODE_RESTART(ecode)`.
@@ -68,6 +76,8 @@ pub fn make_tool(name: &str, args: &[String]) -> Result<Box<dyn Tool>, ToolError
     match name {
         "simple" | "scx_simple" => Ok(Box::new(crate::simple::SimpleTool::parse(args)?)),
         "qmap" | "scx_qmap" => Ok(Box::new(crate::qmap::QmapTool::parse(args)?)),
+        "central" | "scx_central" => Ok(Box::new(crate::central::CentralTool::parse(args)?)),
+        "flatcg" | "scx_flatcg" => Ok(Box::new(crate::flatcg::FlatcgTool::parse(args)?)),
         _ => Err(ToolError::Usage(format!("unknown scheduler '{name}'"))),
     }
 }

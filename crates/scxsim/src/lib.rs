@@ -18,6 +18,8 @@
 //! assert_eq!(res.final_exit().unwrap().info.reason, "unregistered from user space");
 //! ```
 
+pub mod compare;
 pub mod exitcode;
+pub mod outputs;
 pub mod report;
 pub mod run;

@@ -8,7 +8,9 @@ use clap::{Arg, ArgAction, Command};
 use scx_kernel::config::{KernelConfig, KNOBS};
 use scx_machine::clock::parse_duration;
 use scx_machine::Topology;
+use scxsim::compare::{self, CompareError, SchedSpec};
 use scxsim::exitcode;
+use scxsim::outputs::{OutputPaths, Outputs};
 use scxsim::run::{run_with_sink, RunConfig, RunError};
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,13 +39,18 @@ fn options() -> Command {
         .about("A deterministic simulator of Linux's sched_ext scheduling class")
         .override_usage(
             "scxsim <SCHEDULER> [SCHEDULER FLAGS...] [--cpus N | --topo SPEC] [--workload PRESET|FILE]\n       \
-             [--duration DUR] [--seed N] [--kernel KEY=VALUE]... [--report FILE.json] [--trace FILE] [--quiet]",
+             [--duration DUR] [--seed N] [--kernel KEY=VALUE]... [--report FILE.json] [--trace FILE]\n       \
+             [--ftrace FILE] [--html FILE.html] [--summary] [--quiet]\n       \
+             scxsim compare SCHEDULER[,SCHEDULER...] [machine, workload and run options] [--jobs N] [--report FILE.json]",
         )
         .after_help(format!(
             "Schedulers (their own flags follow them verbatim; `scxsim <SCHEDULER> -h` shows them):\n{}\n\n\
              Topology presets (--topo):\n{}\n\n\
              Workload presets (--workload):\n{}\n\n\
              Kernel knobs (--kernel KEY=VALUE):\n{}\n\n\
+             Compare: `scxsim compare simple \"qmap -b 4\"` runs each scheduler (name and its own flags)\n\
+             on the same machine, workload and seed, in parallel, and prints one table\n\
+             (--report FILE.json writes it as JSON).\n\n\
              Exit codes: 0 normal end, 1 scxsim failure, 2 bad input, 3 load/attach failure,\n\
              4 SCX_EXIT_UNREG_KERN, 5 SysRq-S, 10 SCX_EXIT_ERROR, 11 SCX_EXIT_ERROR_BPF,\n\
              12 SCX_EXIT_ERROR_STALL, 20 lockup detected, 21 machine silent.",
@@ -83,7 +90,42 @@ fn options() -> Command {
                 .help("Set a kernel knob (repeatable)"),
         )
         .arg(Arg::new("report").long("report").value_name("FILE.json").help("Write a JSON report"))
-        .arg(Arg::new("trace").long("trace").value_name("FILE").help("Write a text event trace"))
+        .arg(
+            Arg::new("trace")
+                .long("trace")
+                .value_name("FILE")
+                .help("Write an event trace: Perfetto protobuf if FILE ends in .pftrace, else text"),
+        )
+        .arg(
+            Arg::new("ftrace")
+                .long("ftrace")
+                .value_name("FILE")
+                .help("Write the scheduler tracepoints as `trace-cmd report` text"),
+        )
+        .arg(
+            Arg::new("ftrace-raw")
+                .long("ftrace-raw")
+                .action(ArgAction::SetTrue)
+                .help("--ftrace in `trace-cmd report -R` form (raw field values)"),
+        )
+        .arg(
+            Arg::new("html")
+                .long("html")
+                .value_name("FILE.html")
+                .help("Write a self-contained HTML report"),
+        )
+        .arg(
+            Arg::new("summary")
+                .long("summary")
+                .action(ArgAction::SetTrue)
+                .help("Print scheduling metrics after the run"),
+        )
+        .arg(
+            Arg::new("jobs")
+                .long("jobs")
+                .value_name("N")
+                .help("compare: runs at a time (default: one per CPU)"),
+        )
         .arg(
             Arg::new("no-dmesg")
                 .long("no-dmesg")
@@ -94,7 +136,7 @@ fn options() -> Command {
             Arg::new("quiet")
                 .long("quiet")
                 .action(ArgAction::SetTrue)
-                .help("No scxsim summary line"),
+                .help("No scxsim summary line, no progress bar"),
         )
 }
 
@@ -113,6 +155,9 @@ fn split_args(args: &[String]) -> (Option<String>, Vec<String>, Vec<String>) {
                 | "--kernel"
                 | "--report"
                 | "--trace"
+                | "--ftrace"
+                | "--html"
+                | "--jobs"
         )
     };
     let mut sched = None;
@@ -222,49 +267,82 @@ fn main() -> ExitCode {
     let Some(sched) = sched else {
         return bad("missing scheduler: expected one of simple, qmap (see scxsim --help)");
     };
+    if sched == "compare" {
+        return compare_main(&m, &tool_args);
+    }
     let cfg = match build_config(&m, sched, tool_args) {
         Ok(c) => c,
         Err(e) => return bad(e),
     };
-    let trace_path = m.get_one::<String>("trace").map(PathBuf::from);
-    let report_path = m.get_one::<String>("report").map(PathBuf::from);
-    let sink: Option<Box<dyn scx_observe::Sink>> = match &trace_path {
-        Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Some(Box::new(scx_observe::text::TextTrace::new(
-                std::io::BufWriter::new(f),
-            ))),
-            Err(e) => return bad(format!("{}: cannot create trace file: {e}", p.display())),
-        },
-        None => None,
+    let path = |name: &str| m.get_one::<String>(name).map(PathBuf::from);
+    let paths = OutputPaths {
+        trace: path("trace"),
+        ftrace: path("ftrace"),
+        ftrace_raw: m.get_flag("ftrace-raw"),
+        report: path("report"),
+        html: path("html"),
+        summary: m.get_flag("summary"),
+    };
+    let mut outputs = match Outputs::create(&paths) {
+        Ok(o) => o,
+        Err(e) => return bad(e),
     };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
     let mut err = stderr.lock();
-    let res = match run_with_sink(&cfg, &mut out, &mut err, sink) {
+    let res = match run_with_sink(&cfg, &mut out, &mut err, outputs.sink()) {
         Ok(r) => r,
         Err(RunError::Help(h)) => {
             print!("{h}");
             return ExitCode::SUCCESS;
         }
-        Err(RunError::BadInput(e)) => {
-            if let Some(p) = &trace_path {
-                let _ = std::fs::remove_file(p);
-            }
-            return bad(e);
-        }
+        Err(RunError::BadInput(e)) => return bad(e),
         Err(RunError::Io(e)) => {
             let _ = writeln!(err, "scxsim: output error: {e}");
             return ExitCode::from(exitcode::INTERNAL as u8);
         }
     };
+    if let Err(e) = outputs.finish(&cfg, &res) {
+        let _ = writeln!(err, "scxsim: {e}");
+        return ExitCode::from(exitcode::INTERNAL as u8);
+    }
+    if let Some(s) = outputs.summary() {
+        let _ = write!(out, "{s}");
+    }
     let _ = out.flush();
-    if let Some(p) = report_path {
-        let v = scxsim::report::build(&cfg, &res);
-        if let Err(e) = scxsim::report::write(&p, &v) {
-            let _ = writeln!(err, "scxsim: {}: cannot write report: {e}", p.display());
+    ExitCode::from(res.exit_code() as u8)
+}
+
+/// `scxsim compare SPEC...`: the comparison table on stdout.
+fn compare_main(m: &clap::ArgMatches, spec_args: &[String]) -> ExitCode {
+    let specs = match SchedSpec::parse_list(spec_args) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    let base = match build_config(m, specs[0].name.clone(), Vec::new()) {
+        Ok(c) => c,
+        Err(e) => return bad(e),
+    };
+    let jobs = match m.get_one::<String>("jobs").map(|j| j.parse::<usize>()) {
+        None => 0,
+        Some(Ok(j)) => j,
+        Some(Err(_)) => return bad("--jobs: expected a number of parallel runs"),
+    };
+    let table = match compare::compare(&base, &specs, jobs) {
+        Ok(t) => t,
+        Err(CompareError::BadInput(e)) => return bad(e),
+        Err(CompareError::Io(e)) => {
+            eprintln!("scxsim: output error: {e}");
+            return ExitCode::from(exitcode::INTERNAL as u8);
+        }
+    };
+    print!("{}", table.to_text());
+    if let Some(p) = m.get_one::<String>("report") {
+        if let Err(e) = scxsim::report::write(std::path::Path::new(p), &table.to_json()) {
+            eprintln!("scxsim: {p}: cannot write report: {e}");
             return ExitCode::from(exitcode::INTERNAL as u8);
         }
     }
-    ExitCode::from(res.exit_code() as u8)
+    ExitCode::SUCCESS
 }

@@ -11,10 +11,12 @@
 
 use scx_kernel::config::KernelConfig;
 use scx_kernel::ext::exit::ExitRecord;
+use scx_kernel::fastfwd::Halt;
 use scx_kernel::kernel::RunStats;
 use scx_kernel::Kernel;
 use scx_machine::clock::{dmesg_stamp, Ns, NSEC_PER_MSEC, NSEC_PER_SEC};
 use scx_machine::Topology;
+use scx_observe::progress::Progress;
 use scx_observe::Sink;
 use scx_scheds::tool::{make_tool, Tool, ToolError};
 use scx_workload::Workload;
@@ -107,6 +109,8 @@ pub struct RunResult {
     pub wall_ns: u64,
     /// Kernel counters.
     pub stats: RunStats,
+    /// Set if the machine hung: every CPU stuck for good.
+    pub halt: Option<Halt>,
     /// The kernel at the end of the run, for inspection.
     pub kernel: Box<Kernel>,
 }
@@ -121,6 +125,11 @@ impl RunResult {
     pub fn exit_code(&self) -> i32 {
         if self.load_error.is_some() {
             return crate::exitcode::LOAD_FAILED;
+        }
+        match self.halt {
+            Some(Halt::HardLockup { .. }) => return crate::exitcode::LOCKUP,
+            Some(Halt::Silent { .. }) => return crate::exitcode::SILENT,
+            None => {}
         }
         self.final_exit()
             .map(|e| crate::exitcode::for_exit_kind(e.info.kind))
@@ -137,13 +146,16 @@ struct Loader<'a> {
     dmesg: bool,
     log_printed: usize,
     end: Ns,
+    progress: Progress,
 }
 
 impl Loader<'_> {
     /// Runs the simulation up to `t` and prints the kernel log produced.
     fn advance(&mut self, t: Ns) -> std::io::Result<()> {
         self.k.run_until(t);
-        self.flush_log()
+        self.progress.tick(self.k.now);
+        let p = self.progress.clone();
+        p.suspend(|| self.flush_log())
     }
 
     fn flush_log(&mut self) -> std::io::Result<()> {
@@ -159,7 +171,7 @@ impl Loader<'_> {
     /// Steps the kernel until `done` holds, the run ends, or nothing is
     /// left to simulate. Returns whether `done` held.
     fn wait_for(&mut self, limit: Ns, done: impl Fn(&Kernel) -> bool) -> std::io::Result<bool> {
-        while !done(&self.k) {
+        while !done(&self.k) && self.k.halted().is_none() {
             match self.k.next_event_time() {
                 Some(t) if t <= limit => self.k.step(),
                 _ => break,
@@ -198,6 +210,8 @@ impl Loader<'_> {
             write!(self.out, "{p}")?;
         }
         let sched = self.tool.scheduler(&self.k, restart);
+        // An exit during the attach itself (ops.init failing) counts too.
+        let seq = self.k.scx.disable_seq;
         if let Err(e) = self.k.attach(sched) {
             let msg = format!("{prog}: Failed to load skel: {e}");
             writeln!(self.err, "{msg}")?;
@@ -214,16 +228,26 @@ impl Loader<'_> {
             *load_error = Some(msg);
             return Ok(None);
         }
-        let seq = self.k.scx.disable_seq;
         let exited = move |k: &Kernel| k.scx.disable_seq > seq;
         let interval = self.tool.interval();
         let mut next = self.k.now;
-        while !exited(&self.k) && self.k.now < end {
-            for line in self.tool.stats(&mut self.k) {
-                writeln!(self.out, "{line}")?;
+        while !exited(&self.k) && self.k.now < end && self.k.halted().is_none() {
+            // The loader is a user task: on a machine where every CPU is
+            // stuck it cannot run, so it prints nothing.
+            if self.k.all_stuck_since().is_none() {
+                let p = self.progress.clone();
+                p.suspend(|| -> std::io::Result<()> {
+                    for line in self.tool.stats(&mut self.k) {
+                        writeln!(self.out, "{line}")?;
+                    }
+                    Ok(())
+                })?;
             }
             next += interval;
             self.advance(next.min(end))?;
+        }
+        if self.k.halted().is_some() {
+            return Ok(None);
         }
         if !exited(&self.k) {
             // The loader's SIGINT handler: bpf_link__destroy().
@@ -234,7 +258,8 @@ impl Loader<'_> {
             }
         }
         let rec = self.k.scx.last_exit.clone().expect("exited");
-        self.uei_report(&rec)?;
+        let p = self.progress.clone();
+        p.suspend(|| self.uei_report(&rec))?;
         Ok(Some(rec))
     }
 }
@@ -287,12 +312,13 @@ pub fn run_tool(
         dmesg: cfg.dmesg,
         log_printed: 0,
         end: cfg.duration,
+        progress: Progress::new(cfg.duration, !cfg.quiet),
     };
     l.advance(cfg.attach_at.min(cfg.duration))?;
     let mut exits = Vec::new();
     let mut load_error = None;
     let mut restart = false;
-    while l.k.now < cfg.duration {
+    while l.k.now < cfg.duration && l.k.halted().is_none() {
         let Some(rec) = l.instance(restart, &mut load_error)? else {
             break;
         };
@@ -304,6 +330,11 @@ pub fn run_tool(
         restart = true;
     }
     l.advance(cfg.duration)?;
+    l.progress.finish();
+    let halt = l.k.halted().cloned();
+    if let Some(h) = &halt {
+        writeln!(l.err, "{}", halt_verdict(h))?;
+    }
     let sim_ns = l.k.now;
     let stats = l.k.stats.clone();
     let wall_ns = wall.elapsed().as_nanos() as u64;
@@ -326,6 +357,29 @@ pub fn run_tool(
         sim_ns,
         wall_ns,
         stats,
+        halt,
         kernel: l.k,
     })
+}
+
+/// scxsim's one-line verdict on a hung machine (stderr).
+pub fn halt_verdict(h: &Halt) -> String {
+    let since = h.since() as f64 / 1e9;
+    match h {
+        Halt::HardLockup { reports, .. } => {
+            let cpus: Vec<String> = reports
+                .iter()
+                .map(|(c, t)| format!("CPU {c} at {:.3}s", *t as f64 / 1e9))
+                .collect();
+            format!(
+                "scxsim: machine hung: since {since:.3}s every CPU spins with interrupts disabled \
+                 and nothing can run again; hard LOCKUP reported on {}",
+                cpus.join(", ")
+            )
+        }
+        Halt::Silent { .. } => format!(
+            "scxsim: machine hung: since {since:.3}s every CPU spins with interrupts disabled \
+             and nothing can run again; no NMI watchdog (nmi_watchdog=0), so nothing reports it"
+        ),
+    }
 }

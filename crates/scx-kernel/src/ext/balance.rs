@@ -91,9 +91,11 @@ impl Kernel {
 
     /// One iteration of the `do { ... } while (dspc->nr_tasks)` loop.
     fn dispatch_round(&mut self, cpu: usize, sec: &mut Section) -> Round {
+        self.ff_round_begin(cpu, sec.round);
         self.charge(self.cfg.cost.balance_round);
         self.rqs[cpu].scx.dsp_nr_tasks = 0;
         self.stats.dispatch_calls += 1;
+        self.rqs[cpu].counters.dispatch_calls += 1;
         let prev_arg = sec.prev_on_scx.then_some(crate::ops::Task(sec.prev));
         self.scx_call_void(Op::Dispatch, SCX_KF_DISPATCH, cpu as u64, |s, cx| {
             s.dispatch(cx, cpu as i32, prev_arg)
@@ -118,11 +120,14 @@ impl Kernel {
             *left -= 1;
             if *left == 0 {
                 self.stats.dispatch_loop_breaks += 1;
+                self.rqs[cpu].counters.breaks += 1;
+                self.ff[cpu].breaker_fired = true;
                 self.kick_cpu(cpu, cpu as i64, 0, true);
                 return Round::NoTasks;
             }
         }
         if nr_tasks != 0 {
+            self.ff_round_end(cpu);
             Round::Again
         } else {
             Round::NoTasks
@@ -140,6 +145,7 @@ impl Kernel {
 
     fn balance_done(&mut self, cpu: usize, found: bool) -> bool {
         self.rqs[cpu].scx.flags &= !SCX_RQ_IN_BALANCE;
+        self.ff[cpu].looping_since = None;
         found
     }
 

@@ -33,6 +33,7 @@ impl Kernel {
     ) -> R {
         let cpu = self.cur_cpu;
         self.stats.op_calls += 1;
+        self.rqs[self.cur_cpu].counters.op_calls += 1;
         self.charge(self.cfg.cost.op_call);
         self.emit_with(|| Event::OpCall {
             cpu: cpu as u32,

@@ -73,14 +73,20 @@ impl Kernel {
         }
     }
 
-    /// `scx_cgroup_can_attach()` for one task: `ops.cgroup_prep_move()`.
+    /// `scx_cgroup_can_attach()` for one task: `ops.cgroup_prep_move()` if
+    /// implemented; either way the task is marked as moving (the kernel's
+    /// `cgrp_moving_from`), so `ops.cgroup_move()` follows.
     pub(crate) fn scx_cgroup_can_attach(
         &mut self,
         p: Tid,
         from: usize,
         to: usize,
     ) -> Result<(), i32> {
-        if !self.scx.enabled || !self.scx.has(Op::CgroupPrepMove) {
+        if !self.scx.enabled || from == to {
+            return Ok(());
+        }
+        if !self.scx.has(Op::CgroupPrepMove) {
+            self.scx.cgroup_prepped = Some(p);
             return Ok(());
         }
         let ret = self.scx_call(
@@ -98,7 +104,7 @@ impl Kernel {
         Ok(())
     }
 
-    /// `scx_move_task()`: `ops.cgroup_move()` for a prepared task.
+    /// `scx_move_task()`: `ops.cgroup_move()` for a task marked as moving.
     pub(crate) fn scx_cgroup_move(&mut self, p: Tid, from: usize, to: usize) {
         if self.scx.cgroup_prepped.take() != Some(p) {
             return;

@@ -165,6 +165,18 @@ impl Kernel {
 
     /// A helper kthread's program step.
     pub(crate) fn scx_helper_next(&mut self, cpu: usize, me: Tid) {
+        let has_work = self
+            .scx
+            .helper_queue
+            .get(&me)
+            .is_some_and(|q| !q.is_empty());
+        if has_work {
+            if let Some(h) = self.any_rq_lock_busy() {
+                // The work takes every runqueue lock (bypass, task walks).
+                self.lock_wait(h, crate::lock::LockedOp::HelperWork);
+                return;
+            }
+        }
         let work = self
             .scx
             .helper_queue

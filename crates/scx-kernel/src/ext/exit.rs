@@ -160,6 +160,10 @@ impl Kernel {
             return;
         };
         if ei.kind >= SCX_EXIT_ERROR && ei.dump.is_empty() {
+            if let Some(h) = self.any_rq_lock_busy() {
+                self.lock_wait(h, crate::lock::LockedOp::ErrorIrqWork);
+                return;
+            }
             let dump = self.scx_dump_state(cpu);
             if let Some(ei) = self.scx.exit_info.as_mut() {
                 ei.dump = dump;

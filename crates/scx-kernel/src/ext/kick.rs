@@ -60,6 +60,10 @@ impl Kernel {
         let mut should_wait = false;
         let to_kick = self.rqs[this].scx.cpus_to_kick;
         for cpu in to_kick.iter() {
+            if self.rq_lock_busy(cpu) {
+                self.lock_wait(cpu, crate::lock::LockedOp::KickIrqWork);
+                return;
+            }
             should_wait |= self.kick_one_cpu(cpu, this);
             let rq = &mut self.rqs[this].scx;
             rq.cpus_to_kick.clear(cpu);
@@ -67,6 +71,10 @@ impl Kernel {
         }
         let if_idle = self.rqs[this].scx.cpus_to_kick_if_idle;
         for cpu in if_idle.iter() {
+            if self.rq_lock_busy(cpu) {
+                self.lock_wait(cpu, crate::lock::LockedOp::KickIrqWork);
+                return;
+            }
             if !self.can_skip_idle_kick(cpu) && (self.rqs[cpu].online || cpu == this) {
                 self.deliver_kick(this, cpu);
             }

@@ -54,16 +54,30 @@ impl Kernel {
         }
         self.emit_with(|| Event::WatchdogCheck { cpu: cpu as u32 });
         self.scx.watchdog_timestamp = self.jiffies();
-        let mut scanned = 0u64;
+        self.watchdog_scan(cpu, 0);
+        200
+    }
+
+    /// The per-CPU part of the watchdog work, from CPU `from` on; spins on
+    /// a runqueue lock held across a `__schedule()` (see `lock.rs`).
+    pub(crate) fn watchdog_scan(&mut self, _cpu: usize, from: usize) {
+        if !self.scx.watchdog_armed {
+            return;
+        }
         let frames: Vec<String> = WATCHDOG_FRAMES.iter().map(|s| s.to_string()).collect();
         let depth = self.scx.error_context.len();
         self.scx.error_context.extend(frames);
-        for c in 0..self.nr_cpus() {
+        for c in from..self.nr_cpus() {
             if !self.rqs[c].online {
                 continue;
             }
+            if self.rq_lock_busy(c) {
+                self.scx.error_context.truncate(depth);
+                self.lock_wait(c, crate::lock::LockedOp::WatchdogScan { from: c });
+                return;
+            }
             let (stalled, n) = self.check_rq_for_timeouts(c);
-            scanned += n;
+            self.charge(20 * n);
             if stalled {
                 break;
             }
@@ -71,7 +85,6 @@ impl Kernel {
         self.scx.error_context.truncate(depth);
         let half = self.scx.watchdog_timeout / 2;
         self.queue_watchdog(half);
-        200 + 20 * scanned
     }
 
     /// `check_rq_for_timeouts()`: `(stalled, tasks scanned)`.

@@ -72,6 +72,13 @@ impl<'a> Cx<'a> {
         self.k.charge(self.k.cfg.cost.kfunc);
     }
 
+    /// Notes that this call reads another CPU's state (the idle masks, a
+    /// remote runqueue), for fast-forwarding's view of what a repetition
+    /// depends on.
+    fn remote_read(&mut self) {
+        self.k.rqs[self.cpu].counters.remote_reads += 1;
+    }
+
     fn kf_mask(&self) -> u32 {
         self.k.rqs[self.cpu].scx.kf_mask
     }
@@ -548,6 +555,7 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_cpuperf_cur")]
     pub fn cpuperf_cur(&mut self, cpu: i32) -> u32 {
         self.charge();
+        self.remote_read();
         self.k.ops_cpu_valid(i64::from(cpu), None);
         SCX_CPUPERF_ONE
     }
@@ -562,6 +570,9 @@ impl<'a> Cx<'a> {
             return;
         }
         if self.k.ops_cpu_valid(i64::from(cpu), None) {
+            if cpu as usize != self.cpu {
+                self.k.rqs[self.cpu].counters.remote_writes += 1;
+            }
             self.k.rqs[cpu as usize].scx.cpuperf_target = perf;
         }
     }
@@ -588,6 +599,7 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_get_idle_cpumask")]
     pub fn get_idle_cpumask(&mut self) -> Cpumask {
         self.charge();
+        self.remote_read();
         if !self.k.scx.builtin_idle {
             self.k
                 .scx_ops_error("built-in idle tracking is disabled".into());
@@ -600,6 +612,7 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_get_idle_smtmask")]
     pub fn get_idle_smtmask(&mut self) -> Cpumask {
         self.charge();
+        self.remote_read();
         if !self.k.scx.builtin_idle {
             self.k
                 .scx_ops_error("built-in idle tracking is disabled".into());
@@ -616,6 +629,7 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_test_and_clear_cpu_idle")]
     pub fn test_and_clear_cpu_idle(&mut self, cpu: i32) -> bool {
         self.charge();
+        self.remote_read();
         if !self.k.scx.builtin_idle {
             self.k
                 .scx_ops_error("built-in idle tracking is disabled".into());
@@ -628,6 +642,7 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_pick_idle_cpu")]
     pub fn pick_idle_cpu(&mut self, allowed: &Cpumask, flags: u64) -> i32 {
         self.charge();
+        self.remote_read();
         if !self.k.scx.builtin_idle {
             self.k
                 .scx_ops_error("built-in idle tracking is disabled".into());
@@ -642,6 +657,7 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_pick_any_cpu")]
     pub fn pick_any_cpu(&mut self, allowed: &Cpumask, flags: u64) -> i32 {
         self.charge();
+        self.remote_read();
         if self.k.scx.builtin_idle {
             if let Some(c) = self.k.scx_pick_idle_cpu(allowed, flags) {
                 return c as i32;
@@ -658,6 +674,7 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_select_cpu_dfl")]
     pub fn select_cpu_dfl(&mut self, p: Task, prev_cpu: i32, wake_flags: u64) -> (i32, bool) {
         self.charge();
+        self.remote_read();
         if !self.k.ops_cpu_valid(i64::from(prev_cpu), None) {
             return (prev_cpu, false);
         }
@@ -677,7 +694,8 @@ impl<'a> Cx<'a> {
 
     /// `scx_bpf_task_running()`.
     #[doc(alias = "scx_bpf_task_running")]
-    pub fn task_running(&self, p: Task) -> bool {
+    pub fn task_running(&mut self, p: Task) -> bool {
+        self.remote_read();
         let t = self.k.task(p.0);
         self.k.rqs[t.cpu].curr == p.0
     }
@@ -694,6 +712,7 @@ impl<'a> Cx<'a> {
         if !self.k.ops_cpu_valid(i64::from(cpu), None) {
             return None;
         }
+        self.remote_read();
         Some(RqView {
             rq: &self.k.rqs[cpu as usize],
         })
@@ -799,7 +818,8 @@ impl<'a> Cx<'a> {
 
     /// `bpf_ktime_get_ns()`.
     #[doc(alias = "bpf_ktime_get_ns")]
-    pub fn ktime_get_ns(&self) -> u64 {
+    pub fn ktime_get_ns(&mut self) -> u64 {
+        self.k.rqs[self.cpu].counters.time_reads += 1;
         self.k.now
     }
 
@@ -810,7 +830,8 @@ impl<'a> Cx<'a> {
     }
 
     /// `jiffies`.
-    pub fn jiffies(&self) -> u64 {
+    pub fn jiffies(&mut self) -> u64 {
+        self.k.rqs[self.cpu].counters.time_reads += 1;
         self.k.jiffies()
     }
 

@@ -225,8 +225,23 @@ impl Kernel {
             wake_flags |= WF_MIGRATED;
             self.set_task_cpu(p, cpu);
         }
-        self.ttwu_do_activate(cpu, p, wake_flags);
+        self.ttwu_activate_locked(cpu, p, wake_flags);
         true
+    }
+
+    /// `ttwu_queue()`: takes `cpu`'s runqueue lock (spinning if another CPU
+    /// holds it, see `lock.rs`) and activates `p` there.
+    pub(crate) fn ttwu_activate_locked(&mut self, cpu: usize, p: Tid, wake_flags: u64) {
+        if self.spinning() || self.rq_lock_busy(cpu) {
+            self.task_mut(p).waking = true;
+            self.lock_wait(
+                cpu,
+                crate::lock::LockedOp::TtwuActivate { p, cpu, wake_flags },
+            );
+            return;
+        }
+        self.task_mut(p).waking = false;
+        self.ttwu_do_activate(cpu, p, wake_flags);
     }
 
     fn ttwu_do_activate(&mut self, cpu: usize, p: Tid, wake_flags: u64) {
@@ -239,6 +254,7 @@ impl Kernel {
         }
         self.update_rq_clock(cpu);
         self.stats.wakeups += 1;
+        self.rqs[self.cur_cpu].counters.wakeups += 1;
         self.activate_task(cpu, p, en);
         self.wakeup_preempt(cpu, p, wake_flags);
         let waker = self.cur_cpu as u32;
@@ -260,6 +276,17 @@ impl Kernel {
         let prev = self.task(p).cpu;
         let cpu = self.select_task_rq(p, prev, &mut wf);
         self.set_task_cpu(p, cpu);
+        self.wake_new_activate_locked(cpu, p);
+    }
+
+    /// The second half of `wake_up_new_task()`, under `cpu`'s rq lock.
+    pub(crate) fn wake_new_activate_locked(&mut self, cpu: usize, p: Tid) {
+        if self.spinning() || self.rq_lock_busy(cpu) {
+            self.task_mut(p).waking = true;
+            self.lock_wait(cpu, crate::lock::LockedOp::WakeNew { p, cpu });
+            return;
+        }
+        self.task_mut(p).waking = false;
         self.update_rq_clock(cpu);
         self.activate_task(cpu, p, ENQUEUE_NOCLOCK | ENQUEUE_INITIAL);
         let waker = self.cur_cpu as u32;
@@ -281,6 +308,7 @@ impl Kernel {
     /// Starts `__schedule()` on `cpu`.
     pub(crate) fn start_schedule(&mut self, cpu: usize, preempt: bool) {
         self.stats.schedules += 1;
+        self.rqs[cpu].counters.schedules += 1;
         self.charge(self.cfg.cost.schedule);
         self.update_rq_clock(cpu);
         let prev = self.rqs[cpu].curr;
@@ -400,6 +428,7 @@ impl Kernel {
         if !self.task(curr).is_idle() {
             self.start_tick(cpu);
         }
+        self.release_rq_lock(cpu);
     }
 
     fn put_prev_task(&mut self, cpu: usize, prev: Tid, next: Tid) {
@@ -427,6 +456,7 @@ impl Kernel {
 
     fn context_switch(&mut self, cpu: usize, prev: Tid, next: Tid) {
         self.stats.context_switches += 1;
+        self.rqs[cpu].counters.context_switches += 1;
         self.charge(self.cfg.cost.context_switch);
         let prev_state = match self.task(prev).state {
             TaskState::Running => PrevState::Running,
@@ -498,6 +528,7 @@ impl Kernel {
             scx: crate::ext::entity::ScxEntity::new(jiffies),
             exec: Default::default(),
             migrating: false,
+            waking: false,
             freed: false,
         });
         if pid != 0 {
@@ -544,6 +575,7 @@ impl Kernel {
         setup: impl FnOnce(&mut Kernel, Tid),
     ) -> Option<Tid> {
         self.stats.forks += 1;
+        self.rqs[self.cur_cpu].counters.forks += 1;
         let p = self.alloc_task(comm, kind, parent);
         if let Some(par) = parent {
             let (policy, nice, cpus, cg, tgid) = {
@@ -661,20 +693,53 @@ impl Kernel {
     /// `sched_can_stop_tick()` with sched_ext's `scx_can_stop_tick()`.
     pub(crate) fn sched_can_stop_tick(&self, cpu: usize) -> bool {
         let rq = &self.rqs[cpu];
-        if rq.nr_running > 1 {
-            return false;
-        }
-        let curr = self.task(rq.curr);
-        if matches!(curr.policy, scx_workload::Policy::Rr(_)) && rq.rt.nr_running > 1 {
-            return false;
-        }
-        if self.scx.enabled && curr.class == Class::Ext {
-            if self.scx_rq_bypassing(cpu) {
-                return false;
+        // RT tasks queued or running here (the running one is kept out of
+        // the queue); stop-class tasks do not count.
+        let curr = rq.curr;
+        let running_rt = {
+            let c = self.task(curr);
+            c.class == Class::Rt && c.rt.on_rq
+        };
+        let rt = rq
+            .rt
+            .queue
+            .values()
+            .copied()
+            .chain(running_rt.then_some(curr))
+            .filter(|t| self.task(*t).class == Class::Rt);
+        let (mut rr, mut fifo) = (0, 0);
+        for t in rt {
+            match self.task(t).policy {
+                scx_workload::Policy::Rr(_) => rr += 1,
+                _ => fifo += 1,
             }
-            return rq.scx.flags & SCX_RQ_CAN_STOP_TICK != 0;
         }
-        true
+        // More than one RR task needs the tick for round-robin; a single
+        // one, or FIFO tasks only, do not.
+        if rr > 0 {
+            return rr == 1;
+        }
+        if fifo > 0 {
+            return true;
+        }
+        // Only fair and sched_ext tasks left: sched_ext decides for its
+        // current task (scx_can_stop_tick()), fair needs the tick for
+        // preemption between two or more tasks.
+        if self.scx.enabled && !self.scx_can_stop_tick(cpu) {
+            return false;
+        }
+        rq.cfs.nr_running <= 1
+    }
+
+    /// `scx_can_stop_tick()`.
+    fn scx_can_stop_tick(&self, cpu: usize) -> bool {
+        if self.scx_rq_bypassing(cpu) {
+            return false;
+        }
+        if self.task(self.rqs[cpu].curr).class != Class::Ext {
+            return true;
+        }
+        self.rqs[cpu].scx.flags & SCX_RQ_CAN_STOP_TICK != 0
     }
 
     /// `sched_update_tick_dependency()`: a nohz_full CPU running a task
@@ -735,7 +800,7 @@ impl Kernel {
                     t.pid
                 );
                 assert!(
-                    t.state == TaskState::Sleeping || running,
+                    t.state == TaskState::Sleeping || running || t.waking,
                     "task {} is runnable but neither queued nor running",
                     t.pid
                 );

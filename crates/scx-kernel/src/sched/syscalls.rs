@@ -22,6 +22,8 @@ pub enum StopWork {
         /// The task.
         task: Tid,
     },
+    /// `softlockup_fn`: the lockup detector's proof that the CPU schedules.
+    SoftlockupTouch,
 }
 
 impl Kernel {
@@ -260,6 +262,7 @@ impl Kernel {
         let works = std::mem::take(&mut self.stop_works[cpu]);
         for w in works {
             match w {
+                StopWork::SoftlockupTouch => self.softlockup_touch(cpu),
                 StopWork::Migrate { task } => {
                     let t = self.task(task);
                     if t.cpu == cpu && t.on_rq && !t.cpus.test(cpu) && self.rqs[cpu].curr != task {
