@@ -30,6 +30,7 @@ pub mod consts;
 pub mod exec;
 pub mod ext;
 pub mod fastfwd;
+pub mod hotplug;
 pub mod irq;
 pub mod kernel;
 pub mod list;

@@ -43,6 +43,8 @@ pub struct Lockup {
     pub softlockup_queued: bool,
     /// Soft lockups reported.
     pub soft_reports: u32,
+    /// A perf NMI event for this CPU is queued.
+    pub nmi_pending: bool,
 }
 
 impl Kernel {
@@ -57,13 +59,26 @@ impl Kernel {
 
     /// Starts the detectors on every CPU (`lockup_detector_init`).
     pub(crate) fn start_lockup_detectors(&mut self) {
-        let period = self.sample_period();
         for cpu in 0..self.nr_cpus() {
-            self.hrtimer_start(TimerKind::Watchdog(cpu), self.now + period, cpu, false);
-            if self.cfg.nmi_watchdog {
-                let at = self.now + u64::from(self.cfg.watchdog_thresh) * NSEC_PER_SEC;
-                self.push(at, Ev::Nmi { cpu: cpu as u32 });
-            }
+            self.start_lockup_detector(cpu);
+        }
+    }
+
+    /// Starts the detectors on `cpu` (at boot, or when it comes online):
+    /// its hrtimer and, unless one is still pending, its perf NMI.
+    pub(crate) fn start_lockup_detector(&mut self, cpu: usize) {
+        let period = self.sample_period();
+        self.hrtimer_start(TimerKind::Watchdog(cpu), self.now + period, cpu, false);
+        let l = &mut self.lockup[cpu];
+        l.touch_ts = self.now / NSEC_PER_SEC;
+        l.report_ts = l.touch_ts;
+        l.hrtimer_interrupts_saved = l.hrtimer_interrupts;
+        l.hard_warned = false;
+        l.hard_reported_at = None;
+        if self.cfg.nmi_watchdog && !l.nmi_pending {
+            l.nmi_pending = true;
+            let at = self.now + u64::from(self.cfg.watchdog_thresh) * NSEC_PER_SEC;
+            self.push(at, Ev::Nmi { cpu: cpu as u32 });
         }
     }
 
@@ -107,6 +122,11 @@ impl Kernel {
 
     /// The perf NMI on `cpu`: `watchdog_hardlockup_check()`.
     pub(crate) fn watchdog_nmi(&mut self, cpu: usize) {
+        if !self.rqs[cpu].online {
+            // The perf event went away with the CPU.
+            self.lockup[cpu].nmi_pending = false;
+            return;
+        }
         let at = self.now + u64::from(self.cfg.watchdog_thresh) * NSEC_PER_SEC;
         self.push(at, Ev::Nmi { cpu: cpu as u32 });
         let l = &mut self.lockup[cpu];

@@ -67,8 +67,13 @@ impl PendingIrqs {
 pub struct Rq {
     /// CPU number.
     pub cpu: usize,
-    /// `cpu_online()` / `cpu_active()`.
+    /// `cpu_online()`: the CPU runs (it may be going down).
     pub online: bool,
+    /// `cpu_active()`: the scheduler may put tasks here.
+    pub active: bool,
+    /// `cpu_dying()`: the CPU is on its way down; `balance_push()` pushes
+    /// every task that may run elsewhere off it.
+    pub dying: bool,
     /// `rq->curr`.
     pub curr: Tid,
     /// `rq->idle`.

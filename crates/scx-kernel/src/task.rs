@@ -126,6 +126,9 @@ pub struct Task {
     pub waking: bool,
     /// Set once `sched_ext_free()` ran.
     pub freed: bool,
+    /// `kthread_is_per_cpu()`: a kernel thread bound to one CPU for good
+    /// (`migration/N`, `ksoftirqd/N`, `kworker/N:0`).
+    pub per_cpu_kthread: bool,
 }
 
 impl Task {

@@ -127,6 +127,37 @@ impl Kernel {
         self.try_take_interrupts(cpu);
     }
 
+    /// Cancels every armed timer whose kind matches.
+    pub(crate) fn cancel_timers(&mut self, matches: impl Fn(&TimerKind) -> bool) {
+        let ids: Vec<u32> = (0..self.timers.timers.len() as u32)
+            .filter(|id| {
+                let t = &self.timers.timers[*id as usize];
+                t.armed && matches(&t.kind)
+            })
+            .collect();
+        for id in ids {
+            self.hrtimer_cancel(id);
+        }
+    }
+
+    /// `hrtimers_cpu_dying()`: moves every timer of `from` (armed or
+    /// latched) to `to`.
+    pub(crate) fn migrate_timers(&mut self, from: usize, to: usize) {
+        for t in self
+            .timers
+            .timers
+            .iter_mut()
+            .filter(|t| t.armed && t.cpu == from)
+        {
+            t.cpu = to;
+        }
+        let latched = std::mem::take(&mut self.rqs[from].pending.timers);
+        if !latched.is_empty() {
+            self.rqs[to].pending.timers.extend(latched);
+            self.try_take_interrupts(to);
+        }
+    }
+
     /// Runs an expired timer's callback in interrupt context on `cpu`.
     pub(crate) fn run_timer(&mut self, cpu: usize, id: u32) {
         let t = &mut self.timers.timers[id as usize];

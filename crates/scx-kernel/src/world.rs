@@ -46,6 +46,8 @@ impl Kernel {
             self.rqs.push(Rq {
                 cpu,
                 online: true,
+                active: true,
+                dying: false,
                 curr: idle,
                 idle,
                 clock: 0,
@@ -114,7 +116,7 @@ impl Kernel {
                 None,
             );
             self.stoppers.push(st);
-            self.spawn(
+            let ksoftirqd = self.spawn(
                 None,
                 &format!("ksoftirqd/{cpu}"),
                 TaskKind::Kthread,
@@ -129,6 +131,9 @@ impl Kernel {
                 None,
             );
             self.wq.pools[cpu].workers.push(kw);
+            for t in [st, ksoftirqd, kw] {
+                self.task_mut(t).per_cpu_kthread = true;
+            }
         }
         if self.cfg.rcu_period > 0 {
             let prog = crate::exec::compile(&[Step::Loop {
@@ -170,12 +175,6 @@ impl Kernel {
 
     fn load_workload(&mut self, w: Arc<Workload>, seed: u64) -> Result<(), String> {
         w.validate(self.nr_cpus())?;
-        if w.actions
-            .iter()
-            .any(|(_, a)| matches!(a, TimedAction::CpuOffline(_) | TimedAction::CpuOnline(_)))
-        {
-            return Err("CPU hotplug actions are not supported by this version of scxsim".into());
-        }
         for c in &w.cgroups {
             self.cgroups.push(CgroupNode {
                 path: c.path.clone(),
@@ -277,8 +276,15 @@ impl Kernel {
         self.cur_cpu = 0;
         match &w.actions[index].1 {
             TimedAction::CgroupWeight(g, weight) => self.cgroup_set_weight(g + 1, *weight),
-            TimedAction::CpuOffline(_) | TimedAction::CpuOnline(_) => {
-                unreachable!("rejected when the workload was loaded")
+            TimedAction::CpuOffline(c) => {
+                if let Err(e) = self.cpu_down(*c) {
+                    self.printk(format!("scxsim: hotplug: {e}"));
+                }
+            }
+            TimedAction::CpuOnline(c) => {
+                if let Err(e) = self.cpu_up(*c) {
+                    self.printk(format!("scxsim: hotplug: {e}"));
+                }
             }
         }
         self.discard_oob_cost();

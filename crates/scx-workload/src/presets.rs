@@ -11,6 +11,8 @@
 //! | `interactive_batch` | interactive tasks (short bursts, nice -5) next to batch hogs (nice 10) |
 //! | `pinned` | one task pinned to each CPU, running and sleeping |
 //! | `fork_churn` | shells forking short-lived children that run briefly and exit |
+//! | `cgroups` | a cpu.weight hierarchy (`/A` 100 with `/A/B` 100 and `/A/C` 100, `/D` 200) with one hog per CPU in each of `/A/B`, `/A/C` and `/D`: fair shares are 25%, 25% and 50% |
+//! | `hotplug` | two run/sleep tasks per CPU while the last CPU goes offline at 1 s and comes back at 2 s |
 //!
 //! Presets scale with the machine: `build(name, nr_cpus)`.
 
@@ -41,6 +43,14 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("pinned", "one run/sleep task pinned to each CPU"),
     ("fork_churn", "shells forking short-lived children"),
+    (
+        "cgroups",
+        "hogs in /A/B, /A/C (weights 100 under /A 100) and /D (200): shares 25/25/50%",
+    ),
+    (
+        "hotplug",
+        "2 run/sleep tasks per CPU; the last CPU goes offline at 1 s and returns at 2 s",
+    ),
 ];
 
 /// Builds preset `name` for a machine of `nr_cpus` CPUs.
@@ -56,6 +66,8 @@ pub fn build(name: &str, nr_cpus: usize) -> Result<Workload, String> {
         "interactive_batch" => interactive_batch(nr),
         "pinned" => pinned(nr),
         "fork_churn" => fork_churn(nr),
+        "cgroups" => cgroups(nr),
+        "hotplug" => hotplug(nr),
         _ => {
             let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
             return Err(format!(
@@ -290,6 +302,52 @@ fn fork_churn(nr: usize) -> Workload {
         )
         .instances(nr.div_ceil(2) as u32),
     );
+    w
+}
+
+fn cgroups(nr: usize) -> Workload {
+    let mut w = Workload::default();
+    let tree = [
+        ("/A", None, 100, 0),
+        ("/A/B", Some(0), 100, nr),
+        ("/A/C", Some(0), 100, nr),
+        ("/D", None, 200, nr),
+    ];
+    for (i, (path, parent, weight, hogs)) in tree.into_iter().enumerate() {
+        w.cgroups.push(CgroupSpec {
+            path: path.into(),
+            parent,
+            weight,
+        });
+        if hogs > 0 {
+            let name = format!("hog{}", path.replace('/', "."));
+            let mut t = TaskSpec::new(&name, vec![forever(vec![Step::Run(NSEC_PER_SEC)])])
+                .instances(hogs as u32);
+            t.cgroup = Some(i);
+            w.tasks.push(t);
+        }
+    }
+    w
+}
+
+fn hotplug(nr: usize) -> Workload {
+    let mut w = Workload::default();
+    w.tasks.push(
+        TaskSpec::new(
+            "worker",
+            vec![forever(vec![
+                Step::Run(3 * NSEC_PER_MSEC),
+                Step::Sleep(NSEC_PER_MSEC),
+            ])],
+        )
+        .instances(2 * nr as u32),
+    );
+    if nr > 1 {
+        w.actions = vec![
+            (NSEC_PER_SEC, TimedAction::CpuOffline(nr - 1)),
+            (2 * NSEC_PER_SEC, TimedAction::CpuOnline(nr - 1)),
+        ];
+    }
     w
 }
 

@@ -372,7 +372,13 @@ impl Workload {
                 }
             }
         }
-        for (_, a) in &self.actions {
+        let mut online = vec![true; nr_cpus];
+        let mut last = 0;
+        for (at, a) in &self.actions {
+            if *at < last {
+                return Err("timed actions must be in time order".into());
+            }
+            last = *at;
             match a {
                 TimedAction::CpuOffline(c) | TimedAction::CpuOnline(c) if *c >= nr_cpus => {
                     return Err(format!("CPU {c} out of range for a {nr_cpus}-CPU machine"))
@@ -380,7 +386,24 @@ impl Workload {
                 TimedAction::CgroupWeight(g, _) if *g >= self.cgroups.len() => {
                     return Err(format!("unknown cgroup index {g}"))
                 }
-                _ => {}
+                TimedAction::CpuOffline(c) => {
+                    if !online[*c] {
+                        return Err(format!("CPU {c} taken offline at {at} ns while offline"));
+                    }
+                    if online.iter().filter(|o| **o).count() == 1 {
+                        return Err(format!(
+                            "CPU {c} taken offline at {at} ns: it is the last online CPU"
+                        ));
+                    }
+                    online[*c] = false;
+                }
+                TimedAction::CpuOnline(c) => {
+                    if online[*c] {
+                        return Err(format!("CPU {c} brought online at {at} ns while online"));
+                    }
+                    online[*c] = true;
+                }
+                TimedAction::CgroupWeight(..) => {}
             }
         }
         Ok(())

@@ -30,6 +30,7 @@ pub mod enable;
 pub mod enqueue;
 pub mod entity;
 pub mod exit;
+pub mod hotplug;
 pub mod idle;
 pub mod kick;
 pub mod lifecycle;
@@ -251,7 +252,7 @@ impl Kernel {
 
     /// `scx_rq_online()`.
     pub(crate) fn scx_rq_online(&self, cpu: usize) -> bool {
-        self.rqs[cpu].scx.flags & SCX_RQ_ONLINE != 0 && self.rqs[cpu].online
+        self.rqs[cpu].scx.flags & SCX_RQ_ONLINE != 0 && self.rqs[cpu].active
     }
 
     /// `ops_cpu_valid()`: a possible CPU; otherwise an scx error naming it.

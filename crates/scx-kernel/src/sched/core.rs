@@ -135,20 +135,52 @@ impl Kernel {
         self.task_mut(p).wake_cpu = cpu;
     }
 
-    /// `is_cpu_allowed()`.
-    fn is_cpu_allowed(&self, p: Tid, cpu: usize) -> bool {
+    /// `is_cpu_allowed()`: user tasks need an active CPU; per-CPU kernel
+    /// threads and migration-disabled tasks an online one; other kernel
+    /// threads an online CPU that is not going down.
+    pub(crate) fn is_cpu_allowed(&self, p: Tid, cpu: usize) -> bool {
         let t = self.task(p);
-        cpu < self.nr_cpus() && t.cpus.test(cpu) && self.rqs[cpu].online
+        if cpu >= self.nr_cpus() || !t.cpus.test(cpu) {
+            return false;
+        }
+        let rq = &self.rqs[cpu];
+        if t.is_migration_disabled() || t.per_cpu_kthread {
+            return rq.online;
+        }
+        if !t.is_kthread() {
+            return rq.active;
+        }
+        rq.online && !rq.dying
     }
 
-    /// `select_fallback_rq()`: an allowed online CPU, else any online CPU.
-    fn select_fallback_rq(&self, p: Tid) -> usize {
-        let t = self.task(p);
-        t.cpus
-            .iter()
-            .find(|c| *c < self.nr_cpus() && self.rqs[*c].online)
-            .or_else(|| (0..self.nr_cpus()).find(|c| self.rqs[*c].online))
-            .unwrap_or(0)
+    /// `select_fallback_rq()`: an allowed CPU on `cpu`'s node, else any
+    /// allowed CPU; if none is left, the task's affinity is widened to every
+    /// CPU (the cpuset fallback) and a user task's loss of affinity is
+    /// logged.
+    pub(crate) fn select_fallback_rq(&mut self, p: Tid, cpu: usize) -> usize {
+        let node = self.topo.node_of(cpu.min(self.nr_cpus() - 1));
+        let same_node = (0..self.nr_cpus())
+            .find(|c| self.topo.node_of(*c) == node && self.is_cpu_allowed(p, *c));
+        if let Some(c) = same_node {
+            return c;
+        }
+        if let Some(c) = (0..self.nr_cpus()).find(|c| self.is_cpu_allowed(p, *c)) {
+            return c;
+        }
+        let all = self.topo.all_cpus();
+        self.do_set_cpus_allowed(p, all);
+        let dest = (0..self.nr_cpus())
+            .find(|c| self.is_cpu_allowed(p, *c))
+            .expect("an online CPU is left");
+        if !self.task(p).is_kthread() {
+            let t = self.task(p);
+            let line = format!(
+                "process {} ({}) no longer affine to cpu{cpu}",
+                t.pid, t.comm
+            );
+            self.printk(line);
+        }
+        dest
     }
 
     /// `select_task_rq()`: the class hook when the task may move, then the
@@ -168,7 +200,7 @@ impl Kernel {
             t.cpus.first().unwrap_or(prev)
         };
         if !self.is_cpu_allowed(p, cpu) {
-            cpu = self.select_fallback_rq(p);
+            cpu = self.select_fallback_rq(p, cpu);
         }
         cpu
     }
@@ -423,12 +455,16 @@ impl Kernel {
         if std::mem::take(&mut rq.scx.bal_cb_pending) {
             self.run_deferred(cpu);
         }
+
         self.rqs[cpu].mode = Mode::Kernel;
         let curr = self.rqs[cpu].curr;
         if !self.task(curr).is_idle() {
             self.start_tick(cpu);
         }
         self.release_rq_lock(cpu);
+        if self.rqs[cpu].dying {
+            self.balance_push(cpu);
+        }
     }
 
     fn put_prev_task(&mut self, cpu: usize, prev: Tid, next: Tid) {
@@ -530,6 +566,7 @@ impl Kernel {
             migrating: false,
             waking: false,
             freed: false,
+            per_cpu_kthread: false,
         });
         if pid != 0 {
             self.pids.insert(pid, tid);

@@ -259,7 +259,7 @@ impl Kernel {
 
     fn cpu_idle(&self, c: usize) -> bool {
         let rq = &self.rqs[c];
-        rq.online && rq.nr_running == 0 && self.task(rq.curr).is_idle()
+        rq.active && rq.nr_running == 0 && self.task(rq.curr).is_idle()
     }
 
     /// `select_task_rq_fair`, simplified: the previous CPU if idle, else an
@@ -267,7 +267,7 @@ impl Kernel {
     /// allowed CPU (forks always take the least loaded).
     pub(crate) fn select_task_rq_fair(&mut self, p: Tid, prev: usize, wake_flags: u64) -> usize {
         let allowed = self.task(p).cpus;
-        let ok = |k: &Kernel, c: usize| c < k.nr_cpus() && k.rqs[c].online && allowed.test(c);
+        let ok = |k: &Kernel, c: usize| c < k.nr_cpus() && k.rqs[c].active && allowed.test(c);
         if wake_flags & crate::consts::SCX_WAKE_FORK == 0 {
             if ok(self, prev) && self.cpu_idle(prev) {
                 return prev;
@@ -302,7 +302,7 @@ impl Kernel {
     /// `dst`.
     fn find_pullable(&self, dst: usize, min_queued: u32) -> Option<(Tid, usize)> {
         let busiest = (0..self.nr_cpus())
-            .filter(|c| *c != dst && self.rqs[*c].online)
+            .filter(|c| *c != dst && self.rqs[*c].active)
             .max_by_key(|c| (self.rqs[*c].cfs.nr_running, std::cmp::Reverse(*c)))?;
         if self.rqs[busiest].cfs.nr_running < min_queued {
             return None;
@@ -321,7 +321,7 @@ impl Kernel {
 
     /// `sched_balance_newidle`: a CPU about to go idle pulls one task.
     pub(crate) fn newidle_balance(&mut self, cpu: usize) -> bool {
-        if !self.rqs[cpu].online {
+        if !self.rqs[cpu].active {
             return false;
         }
         match self.find_pullable(cpu, 2) {
@@ -335,7 +335,7 @@ impl Kernel {
 
     /// Periodic balancing from the tick, and NO_HZ idle kicks.
     pub(crate) fn fair_periodic_balance(&mut self, cpu: usize) {
-        if self.now < self.rqs[cpu].next_balance {
+        if !self.rqs[cpu].active || self.now < self.rqs[cpu].next_balance {
             return;
         }
         self.rqs[cpu].next_balance = self.now + 4 * self.cfg.hz.tick_ns();

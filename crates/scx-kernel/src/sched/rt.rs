@@ -130,7 +130,7 @@ impl Kernel {
         let mask = self.task(p).cpus;
         let found = mask
             .iter()
-            .filter(|c| *c < self.nr_cpus() && self.rqs[*c].online)
+            .filter(|c| *c < self.nr_cpus() && self.rqs[*c].active)
             .find(|c| !busy(self, *c));
         found.unwrap_or(cpu)
     }

@@ -24,6 +24,12 @@ pub enum StopWork {
     },
     /// `softlockup_fn`: the lockup detector's proof that the CPU schedules.
     SoftlockupTouch,
+    /// `__balance_push_cpu_stop`: push `task` off this CPU, which is going
+    /// offline.
+    BalancePush {
+        /// The task.
+        task: Tid,
+    },
 }
 
 impl Kernel {
@@ -200,6 +206,13 @@ impl Kernel {
         if mask.is_empty() || self.task(p).cpus == mask {
             return;
         }
+        self.do_set_cpus_allowed(p, mask);
+        self.affine_move_task(p);
+    }
+
+    /// `do_set_cpus_allowed()`: changes the mask under the change pattern
+    /// (`ops.set_cpumask()` for a sched_ext task), without moving the task.
+    pub(crate) fn do_set_cpus_allowed(&mut self, p: Tid, mask: Cpumask) {
         self.task_change(
             p,
             DEQUEUE_SAVE | DEQUEUE_NOCLOCK,
@@ -211,7 +224,6 @@ impl Kernel {
                 }
             },
         );
-        self.affine_move_task(p);
     }
 
     /// Moves `p` off a CPU it may no longer use.
@@ -232,12 +244,14 @@ impl Kernel {
     /// `move_queued_task()`: migrates a queued, not running task to an
     /// allowed CPU.
     fn move_queued_task(&mut self, p: Tid, src: usize) {
-        let dest = self
-            .task(p)
-            .cpus
-            .iter()
-            .find(|c| *c < self.nr_cpus() && self.rqs[*c].online)
+        let dest = (0..self.nr_cpus())
+            .find(|c| self.is_cpu_allowed(p, *c))
             .unwrap_or(src);
+        self.move_queued_task_to(p, src, dest);
+    }
+
+    /// `move_queued_task()` to `dest`.
+    pub(crate) fn move_queued_task_to(&mut self, p: Tid, src: usize, dest: usize) {
         if dest == src {
             return;
         }
@@ -269,6 +283,7 @@ impl Kernel {
                         self.move_queued_task(task, cpu);
                     }
                 }
+                StopWork::BalancePush { task } => self.balance_push_stop(cpu, task),
             }
         }
         self.charge(self.cfg.cost.syscall);
