@@ -432,8 +432,9 @@ impl Kernel {
                 Flow::Continue
             }
             Step::MigrateEnable => {
-                let t = self.task_mut(tid);
-                t.migration_disabled = t.migration_disabled.saturating_sub(1);
+                if self.task(tid).is_migration_disabled() {
+                    self.migrate_enable(tid);
+                }
                 Flow::Continue
             }
             Step::Exit => {

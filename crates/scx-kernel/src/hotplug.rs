@@ -36,6 +36,11 @@ impl crate::kernel::Kernel {
         if cpu >= self.nr_cpus() {
             return Err(format!("CPU {cpu} does not exist"));
         }
+        if self.rqs[cpu].dying && self.rqs[cpu].up_after_down {
+            // Down, up, down while the first takedown is in progress.
+            self.rqs[cpu].up_after_down = false;
+            return Ok(());
+        }
         if !self.rqs[cpu].active {
             return Err(format!("CPU {cpu} is already offline"));
         }
@@ -50,6 +55,12 @@ impl crate::kernel::Kernel {
     pub fn cpu_up(&mut self, cpu: usize) -> Result<(), String> {
         if cpu >= self.nr_cpus() {
             return Err(format!("CPU {cpu} does not exist"));
+        }
+        if self.rqs[cpu].dying {
+            // Hotplug operations are serialised: this one waits for the
+            // takedown in progress.
+            self.rqs[cpu].up_after_down = true;
+            return Ok(());
         }
         if self.rqs[cpu].online {
             return Err(format!("CPU {cpu} is already online"));
@@ -116,6 +127,10 @@ impl crate::kernel::Kernel {
         rq.step_gen += 1;
         rq.pending = Default::default();
         self.printk(format!("smpboot: CPU {cpu} is now offline"));
+        if std::mem::take(&mut self.rqs[cpu].up_after_down) {
+            self.bringup_cpu(cpu);
+            self.sched_cpu_activate(cpu);
+        }
     }
 
     /// The CPU starts again, idle, with its tick and lockup detectors.

@@ -32,6 +32,15 @@ pub enum LockedOp {
         /// Wake flags.
         wake_flags: u64,
     },
+    /// The rest of `try_to_wake_up()` once `p`, which its CPU was still
+    /// switching out (`p->on_cpu`), is off that CPU: select a runqueue and
+    /// activate `p` there.
+    TtwuOffCpu {
+        /// Task being woken.
+        p: Tid,
+        /// Wake flags.
+        wake_flags: u64,
+    },
     /// The rest of `wake_up_new_task()`.
     WakeNew {
         /// The new task.
@@ -140,6 +149,7 @@ impl Kernel {
             LockedOp::TtwuActivate { p, cpu, wake_flags } => {
                 self.ttwu_activate_locked(cpu, p, wake_flags)
             }
+            LockedOp::TtwuOffCpu { p, wake_flags } => self.ttwu_select_and_activate(p, wake_flags),
             LockedOp::WakeNew { p, cpu } => self.wake_new_activate_locked(cpu, p),
             LockedOp::KickIrqWork => self.kick_cpus_irq_workfn(self.cur_cpu),
             LockedOp::WatchdogScan { from } => self.watchdog_scan(self.cur_cpu, from),

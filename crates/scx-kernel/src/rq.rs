@@ -74,6 +74,8 @@ pub struct Rq {
     /// `cpu_dying()`: the CPU is on its way down; `balance_push()` pushes
     /// every task that may run elsewhere off it.
     pub dying: bool,
+    /// A CPU-up request waits for the takedown in progress.
+    pub up_after_down: bool,
     /// `rq->curr`.
     pub curr: Tid,
     /// `rq->idle`.

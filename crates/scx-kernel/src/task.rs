@@ -99,6 +99,10 @@ pub struct Task {
     pub cpus: Cpumask,
     /// `p->migration_disabled` nesting count.
     pub migration_disabled: u32,
+    /// `p->cpus_mask` while `cpus` (the effective `p->cpus_ptr`) is
+    /// narrowed to one CPU because the task was switched out with
+    /// migration disabled; `None` when `cpus_ptr == &cpus_mask`.
+    pub cpus_mask: Option<scx_machine::Cpumask>,
     /// Cgroup index (0 = root).
     pub cgroup: usize,
     /// `se.sum_exec_runtime`.

@@ -48,6 +48,7 @@ impl Kernel {
                 online: true,
                 active: true,
                 dying: false,
+                up_after_down: false,
                 curr: idle,
                 idle,
                 clock: 0,
@@ -276,15 +277,18 @@ impl Kernel {
         self.cur_cpu = 0;
         match &w.actions[index].1 {
             TimedAction::CgroupWeight(g, weight) => self.cgroup_set_weight(g + 1, *weight),
+            // Workload validation keeps offline/online transitions legal.
             TimedAction::CpuOffline(c) => {
-                if let Err(e) = self.cpu_down(*c) {
-                    self.printk(format!("scxsim: hotplug: {e}"));
-                }
+                let r = self.cpu_down(*c);
+                debug_assert!(r.is_ok(), "{r:?}");
             }
             TimedAction::CpuOnline(c) => {
-                if let Err(e) = self.cpu_up(*c) {
-                    self.printk(format!("scxsim: hotplug: {e}"));
-                }
+                let r = self.cpu_up(*c);
+                debug_assert!(r.is_ok(), "{r:?}");
+            }
+            TimedAction::SysrqS => {
+                self.printk("sysrq: Disable sched_ext and revert all tasks to CFS".into());
+                self.sysrq_s();
             }
         }
         self.discard_oob_cost();

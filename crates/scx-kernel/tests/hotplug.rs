@@ -181,3 +181,28 @@ fn a_scheduler_without_hotplug_ops_exits_with_the_restart_code() {
         .all(|t| t.class != scx_kernel::task::Class::Ext));
     assert!(log_time(&k, "smpboot: CPU 3 is now offline").is_some());
 }
+
+#[test]
+fn sysrq_s_reverts_every_task_to_the_fair_class() {
+    let mut w = workload((0..4).map(|i| hog(&format!("h{i}"))).collect());
+    w.actions = vec![(100 * MS, TimedAction::SysrqS)];
+    let (mut k, _rec) = machine_with(quiet_cfg(), Topology::flat(2).unwrap(), w);
+    k.run_until(20 * MS);
+    attach(&mut k, TestSched::full());
+    k.run_until(200 * MS);
+    let exit = k.scx.last_exit.clone().expect("disabled");
+    assert_eq!(exit.info.kind, scx_kernel::ext::exit::SCX_EXIT_SYSRQ);
+    assert_eq!(exit.info.reason, "disabled by sysrq-S");
+    let sysrq = log_time(&k, "sysrq: Disable sched_ext and revert all tasks to CFS");
+    assert_eq!(sysrq, Some(100 * MS));
+    assert!(k.tasks.iter().all(|t| t.class != scx_kernel::task::Class::Ext));
+}
+
+#[test]
+fn sysrq_s_before_any_scheduler_says_so() {
+    let mut w = workload(vec![hog("h")]);
+    w.actions = vec![(10 * MS, TimedAction::SysrqS)];
+    let (mut k, _rec) = machine_with(quiet_cfg(), Topology::flat(2).unwrap(), w);
+    k.run_until(20 * MS);
+    assert!(log_time(&k, "sched_ext: BPF scheduler not yet used").is_some());
+}

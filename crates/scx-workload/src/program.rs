@@ -313,6 +313,9 @@ pub enum TimedAction {
     CpuOnline(usize),
     /// Change a cgroup's `cpu.weight`.
     CgroupWeight(CgroupId, u32),
+    /// SysRq-S (`echo S > /proc/sysrq-trigger`): disable the sched_ext
+    /// scheduler and revert every task to the fair class.
+    SysrqS,
 }
 
 /// A whole workload.
@@ -403,7 +406,7 @@ impl Workload {
                     }
                     online[*c] = true;
                 }
-                TimedAction::CgroupWeight(..) => {}
+                TimedAction::CgroupWeight(..) | TimedAction::SysrqS => {}
             }
         }
         Ok(())

@@ -19,6 +19,22 @@ fn config(sched: &str, args: &[&str], workload: &str, cpus: usize, secs: u64) ->
     cfg
 }
 
+/// [`config`] with kernel knobs set.
+fn with_kernel(mut cfg: RunConfig, knobs: &[&str]) -> RunConfig {
+    for kv in knobs {
+        cfg.kernel.set_kv(kv).unwrap();
+    }
+    cfg
+}
+
+/// [`config`] on a topology preset.
+fn on_topo(mut cfg: RunConfig, preset: &str, workload: &str) -> RunConfig {
+    cfg.topo = Topology::parse(preset).unwrap();
+    let n = cfg.topo.nr_cpus();
+    cfg.workload = Arc::new(scx_workload::presets::build(workload, n).unwrap());
+    cfg
+}
+
 /// One whole run; returns (wall ns, events).
 fn once(cfg: &RunConfig) -> (u64, u64) {
     let mut out = Vec::new();
@@ -64,6 +80,28 @@ fn shapes() -> Vec<(&'static str, RunConfig)> {
         (
             "qmap -l 100 (2 CPUs, 10 s)",
             config("qmap", &["-l", "100"], "default", 2, 10),
+        ),
+        (
+            "qmap -l 100, fast_forward=0 (2 CPUs, 10 s)",
+            with_kernel(
+                config("qmap", &["-l", "100"], "default", 2, 10),
+                &["fast_forward=0"],
+            ),
+        ),
+        (
+            "qmap -l 100, dsp_max_loops=0 (2 CPUs, 30 s)",
+            with_kernel(
+                config("qmap", &["-l", "100"], "default", 2, 30),
+                &["dsp_max_loops=0"],
+            ),
+        ),
+        (
+            "hogs (scx_qmap, server preset, 1 s)",
+            on_topo(config("qmap", &[], "hogs", 2, 1), "server", "hogs"),
+        ),
+        (
+            "hotplug (scx_simple, 4 CPUs, 3 s)",
+            config("simple", &[], "hotplug", 4, 3),
         ),
     ]
 }

@@ -147,6 +147,8 @@ struct Loader<'a> {
     log_printed: usize,
     end: Ns,
     progress: Progress,
+    /// The tool's unterminated output line.
+    partial: String,
 }
 
 impl Loader<'_> {
@@ -156,6 +158,19 @@ impl Loader<'_> {
         self.progress.tick(self.k.now);
         let p = self.progress.clone();
         p.suspend(|| self.flush_log())
+    }
+
+    /// The tool's stdout, line-buffered as stdio is: complete lines go out
+    /// at once, a partial line waits for its newline (or the end of the
+    /// run), so kernel log lines never land in the middle of one.
+    fn tool_print(&mut self, text: &str) -> std::io::Result<()> {
+        self.partial.push_str(text);
+        if let Some(i) = self.partial.rfind('\n') {
+            let rest = self.partial.split_off(i + 1);
+            self.out.write_all(self.partial.as_bytes())?;
+            self.partial = rest;
+        }
+        Ok(())
     }
 
     fn flush_log(&mut self) -> std::io::Result<()> {
@@ -207,7 +222,7 @@ impl Loader<'_> {
     ) -> std::io::Result<Option<ExitRecord>> {
         let prog = self.tool.program_name();
         if let Some(p) = self.tool.preamble() {
-            write!(self.out, "{p}")?;
+            self.tool_print(&p)?;
         }
         let sched = self.tool.scheduler(&self.k, restart);
         // An exit during the attach itself (ops.init failing) counts too.
@@ -238,7 +253,8 @@ impl Loader<'_> {
                 let p = self.progress.clone();
                 p.suspend(|| -> std::io::Result<()> {
                     for line in self.tool.stats(&mut self.k) {
-                        writeln!(self.out, "{line}")?;
+                        self.tool_print(&line)?;
+                        self.tool_print("\n")?;
                     }
                     Ok(())
                 })?;
@@ -313,6 +329,7 @@ pub fn run_tool(
         log_printed: 0,
         end: cfg.duration,
         progress: Progress::new(cfg.duration, !cfg.quiet),
+        partial: String::new(),
     };
     l.advance(cfg.attach_at.min(cfg.duration))?;
     let mut exits = Vec::new();
@@ -331,6 +348,8 @@ pub fn run_tool(
     }
     l.advance(cfg.duration)?;
     l.progress.finish();
+    let rest = std::mem::take(&mut l.partial);
+    l.out.write_all(rest.as_bytes())?;
     let halt = l.k.halted().cloned();
     if let Some(h) = &halt {
         writeln!(l.err, "{}", halt_verdict(h))?;

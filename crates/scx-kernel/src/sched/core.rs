@@ -226,7 +226,7 @@ impl Kernel {
 
     /// `try_to_wake_up()`; returns whether the task was woken.
     pub(crate) fn try_to_wake_up(&mut self, p: Tid, wake_flags: u64) -> bool {
-        let mut wake_flags = wake_flags | SCX_WAKE_TTWU;
+        let wake_flags = wake_flags | SCX_WAKE_TTWU;
         let state = self.task(p).state;
         if state != TaskState::Sleeping {
             return false;
@@ -251,6 +251,21 @@ impl Kernel {
             return true;
         }
         self.task_mut(p).state = TaskState::Running;
+        // p->on_cpu: its CPU is still inside __schedule() switching it out
+        // (between dispatch rounds). The waker waits for the switch, which
+        // completes when that CPU drops its runqueue lock.
+        let on = self.task(p).cpu;
+        if self.rqs[on].curr == p && (self.spinning() || self.rq_lock_busy(on)) {
+            self.task_mut(p).waking = true;
+            self.lock_wait(on, crate::lock::LockedOp::TtwuOffCpu { p, wake_flags });
+            return true;
+        }
+        self.ttwu_select_and_activate(p, wake_flags);
+        true
+    }
+
+    /// `try_to_wake_up()` from `select_task_rq()` on, for a task off CPU.
+    pub(crate) fn ttwu_select_and_activate(&mut self, p: Tid, mut wake_flags: u64) {
         let prev = self.task(p).wake_cpu;
         let cpu = self.select_task_rq(p, prev, &mut wake_flags);
         if self.task(p).cpu != cpu {
@@ -258,7 +273,6 @@ impl Kernel {
             self.set_task_cpu(p, cpu);
         }
         self.ttwu_activate_locked(cpu, p, wake_flags);
-        true
     }
 
     /// `ttwu_queue()`: takes `cpu`'s runqueue lock (spinning if another CPU
@@ -448,6 +462,9 @@ impl Kernel {
             self.put_prev_task(cpu, prev, next);
             self.set_next_task(cpu, next);
             self.context_switch(cpu, prev, next);
+            // After rq->curr moved to next, as in __schedule() (the kernel
+            // calls it just before tracing the switch).
+            self.migrate_disable_switch(cpu, prev);
         }
         // clear_tsk_need_resched(prev); a flag set on `next` stays.
         let rq = &mut self.rqs[cpu];
@@ -553,6 +570,7 @@ impl Kernel {
             wake_cpu: cpu,
             cpus: scx_machine::Cpumask::first_n(self.nr_cpus()),
             migration_disabled: 0,
+            cpus_mask: None,
             cgroup: 0,
             sum_exec_runtime: 0,
             exec_start: self.now,
@@ -617,7 +635,10 @@ impl Kernel {
         if let Some(par) = parent {
             let (policy, nice, cpus, cg, tgid) = {
                 let pt = self.task(par);
-                (pt.policy, pt.nice, pt.cpus, pt.cgroup, pt.tgid)
+                // The child gets the parent's cpus_mask, never its
+                // migrate_disable() narrowing.
+                let cpus = pt.cpus_mask.unwrap_or(pt.cpus);
+                (pt.policy, pt.nice, cpus, pt.cgroup, pt.tgid)
             };
             let t = self.task_mut(p);
             t.policy = policy;
@@ -798,10 +819,12 @@ impl Kernel {
     /// the BPF scheduler, on exactly one DSQ, or blocked. Panics with a
     /// description if not (a simulator bug).
     pub fn check_conservation(&self) {
-        for (i, a) in self.rqs.iter().enumerate() {
-            for b in &self.rqs[i + 1..] {
-                assert_ne!(a.curr, b.curr, "task {} is current on two CPUs", a.curr);
-            }
+        let mut currs: Vec<Tid> = self.rqs.iter().map(|rq| rq.curr).collect();
+        currs.sort_unstable();
+        if let Some(w) = currs.windows(2).find(|w| w[0] == w[1]) {
+            panic!("task {} is current on two CPUs", w[0]);
+        }
+        for a in &self.rqs {
             let c = self.task(a.curr);
             assert!(
                 c.is_idle() || c.cpu == a.cpu,
@@ -880,7 +903,16 @@ impl Kernel {
                     t.se.key.is_some()
                 );
             }
-            _ => {}
+            Class::Rt | Class::Stop => {
+                let running = self.rqs[t.cpu].curr == p;
+                let queued = self.rqs[t.cpu].rt.queue.values().any(|q| *q == p);
+                assert!(
+                    running ^ queued,
+                    "RT task {} running={running} queued={queued}",
+                    t.pid
+                );
+            }
+            Class::Idle => {}
         }
     }
 

@@ -21,19 +21,35 @@ pub const RR_TIMESLICE_MS: u64 = 100;
 /// Per-CPU RT runqueue.
 #[derive(Debug, Default)]
 pub struct RtRq {
-    /// Queued tasks keyed by `(prio, arrival)`.
+    /// Queued tasks keyed by `(prio, position)`: tail insertions count up
+    /// from 2^63, head insertions count down from it, so each priority's
+    /// list keeps every task in the kernel's order.
     pub queue: BTreeMap<(i32, u64), Tid>,
-    seq: u64,
+    tail: u64,
+    head: u64,
     /// Number of queued RT tasks (the running one included).
     pub nr_running: u32,
+}
+
+impl RtRq {
+    /// A queue position at the head or the tail of a priority's list.
+    fn position(&mut self, head: bool) -> u64 {
+        const MID: u64 = 1 << 63;
+        if head {
+            self.head += 1;
+            MID - self.head
+        } else {
+            self.tail += 1;
+            MID + self.tail
+        }
+    }
 }
 
 impl Kernel {
     pub(crate) fn enqueue_task_rt(&mut self, cpu: usize, p: Tid, head: bool) {
         let prio = self.task(p).prio;
         let rq = &mut self.rqs[cpu].rt;
-        rq.seq += 1;
-        let key = if head { (prio, 0) } else { (prio, rq.seq) };
+        let key = (prio, rq.position(head));
         rq.queue.insert(key, p);
         rq.nr_running += 1;
         self.rqs[cpu].nr_running += 1;
@@ -93,8 +109,7 @@ impl Kernel {
             self.task_mut(p).rt.time_slice = self.rr_ticks();
         }
         let rq = &mut self.rqs[cpu].rt;
-        rq.seq += 1;
-        let key = if rotate { (prio, rq.seq) } else { (prio, 0) };
+        let key = (prio, rq.position(!rotate));
         rq.queue.insert(key, p);
     }
 

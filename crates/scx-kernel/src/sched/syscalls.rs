@@ -200,10 +200,62 @@ impl Kernel {
         }
     }
 
+    /// `migrate_disable_switch()`: a task switched out with migration
+    /// disabled is narrowed to its CPU (`cpus_ptr`), under the change
+    /// pattern (it is no longer current, so no put/set-next), so wakeups and
+    /// the BPF scheduler (`ops.set_cpumask()`) keep it there.
+    pub(crate) fn migrate_disable_switch(&mut self, cpu: usize, p: Tid) {
+        let t = self.task(p);
+        if !t.is_migration_disabled() || t.cpus_mask.is_some() {
+            return;
+        }
+        let queued = t.on_rq;
+        let mask = t.cpus;
+        if queued {
+            self.dequeue_task(cpu, p, DEQUEUE_SAVE | DEQUEUE_NOCLOCK);
+        }
+        let t = self.task_mut(p);
+        t.cpus_mask = Some(mask);
+        t.cpus = Cpumask::of(cpu);
+        if t.class == Class::Ext {
+            self.set_cpus_allowed_scx(p);
+        }
+        if queued {
+            self.enqueue_task(cpu, p, ENQUEUE_RESTORE | ENQUEUE_NOCLOCK);
+        }
+    }
+
+    /// `migrate_enable()` by the running task `p`: the last enable points
+    /// `cpus_ptr` back at `cpus_mask` (moving the task if its CPU is no
+    /// longer allowed) before the count drops to zero.
+    pub(crate) fn migrate_enable(&mut self, p: Tid) {
+        let t = self.task(p);
+        if t.migration_disabled > 1 {
+            self.task_mut(p).migration_disabled -= 1;
+            return;
+        }
+        if let Some(mask) = t.cpus_mask {
+            self.do_set_cpus_allowed(p, mask);
+            self.task_mut(p).cpus_mask = None;
+            self.task_mut(p).migration_disabled = 0;
+            self.affine_move_task(p);
+        }
+        self.task_mut(p).migration_disabled = 0;
+    }
+
     /// `sched_setaffinity()`.
     pub(crate) fn sched_setaffinity(&mut self, p: Tid, mask: Cpumask) {
         let mask = mask.and(&self.topo.all_cpus());
-        if mask.is_empty() || self.task(p).cpus == mask {
+        if mask.is_empty() {
+            return;
+        }
+        if let Some(m) = self.task_mut(p).cpus_mask.as_mut() {
+            // Narrowed by migrate_disable(): the new mask takes effect at
+            // migrate_enable().
+            *m = mask;
+            return;
+        }
+        if self.task(p).cpus == mask {
             return;
         }
         self.do_set_cpus_allowed(p, mask);
