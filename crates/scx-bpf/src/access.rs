@@ -7,6 +7,19 @@ use crate::host::{CgroupId, Host, TaskId};
 use crate::maps::Map;
 use crate::vm::{BstrError, Vm};
 
+/// A global variable as [`Vm::globals`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GlobalVar<'a> {
+    /// Kind of the section holding it.
+    pub section: crate::obj::DataKind,
+    /// Symbol name.
+    pub name: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// Its BTF type is an integer, bool, char or enum.
+    pub integer: bool,
+}
+
 impl Vm {
     fn map_index(&self, name: &str) -> Option<usize> {
         self.maps.iter().position(|m| m.name == name)
@@ -27,6 +40,13 @@ impl Vm {
     pub fn map_lookup(&mut self, name: &str, key: &[u8]) -> Option<Vec<u8>> {
         let i = self.map_index(name)?;
         let m = &mut self.maps[i];
+        if matches!(
+            m.map_type,
+            crate::maps::types::LRU_HASH | crate::maps::types::LRU_PERCPU_HASH
+        ) {
+            // The lookup refreshes the element's recency.
+            self.mem.touch();
+        }
         let (vs, n) = (
             m.value_size as usize,
             if m.is_percpu() { m.ncpu() as usize } else { 1 },
@@ -41,6 +61,7 @@ impl Vm {
         let Some(i) = self.map_index(name) else {
             return -crate::maps::errno::ENOENT;
         };
+        self.mem.touch();
         let m = &self.maps[i];
         if matches!(
             m.map_type,
@@ -59,6 +80,7 @@ impl Vm {
 
     /// Userspace-style delete.
     pub fn map_delete(&mut self, name: &str, key: &[u8]) -> i64 {
+        self.mem.touch();
         match self.map_index(name) {
             Some(i) => self.maps[i].delete(key),
             None => -crate::maps::errno::ENOENT,
@@ -74,6 +96,7 @@ impl Vm {
     /// Install map `inner` into slot `key` of map-in-map `outer` (the
     /// userspace side of `bpf_map_update_elem` on an array/hash of maps).
     pub fn set_inner_map(&mut self, outer: &str, key: &[u8], inner: &str) -> i64 {
+        self.mem.touch();
         match (self.map_index(outer), self.map_index(inner)) {
             (Some(o), Some(i)) => self.maps[o].set_inner(key, i),
             _ => -crate::maps::errno::ENOENT,
@@ -83,15 +106,20 @@ impl Vm {
     /// Pop from a queue/stack map (userspace side).
     pub fn map_pop(&mut self, name: &str) -> Option<Vec<u8>> {
         let i = self.map_index(name)?;
+        self.mem.touch();
         self.maps[i].pop(true).ok()
     }
 
     /// Drain submitted ring-buffer records of a ringbuf map.
     pub fn ringbuf_drain(&mut self, name: &str) -> Vec<crate::maps::RingbufRecord> {
-        match self.map_index(name) {
+        let records = match self.map_index(name) {
             Some(i) => self.maps[i].ringbuf_drain(),
             None => Vec::new(),
+        };
+        if !records.is_empty() {
+            self.mem.touch();
         }
+        records
     }
 
     /// Current bytes of a global variable.
@@ -102,6 +130,27 @@ impl Vm {
         self.mem
             .bytes(base + v.offset, v.size as usize)
             .map(|b| b.to_vec())
+    }
+
+    /// Every global variable, in section and offset order.
+    pub fn globals(&self) -> impl Iterator<Item = GlobalVar<'_>> {
+        self.data.iter().flat_map(move |(_, kind, _, vars)| {
+            vars.iter().map(move |v| GlobalVar {
+                section: *kind,
+                name: v.name.as_str(),
+                size: v.size,
+                integer: v.btf_type.is_some_and(|t| self.is_integer_type(t)),
+            })
+        })
+    }
+
+    /// Is BTF type `t` (of the object) an integer, bool, char or enum?
+    fn is_integer_type(&self, t: u32) -> bool {
+        let t = self.obj_btf.skip_mods_and_typedefs(t);
+        matches!(
+            self.obj_btf.get(t).map(|ty| &ty.kind),
+            Some(crate::btf::Kind::Int { .. } | crate::btf::Kind::Enum { .. })
+        )
     }
 
     /// A global integer variable (1/2/4/8 bytes), zero-extended.
@@ -130,6 +179,7 @@ impl Vm {
 
     /// The host frees a task: drop its task-local storage.
     pub fn task_freed(&mut self, task: TaskId) {
+        self.mem.touch();
         for m in self
             .maps
             .iter_mut()
@@ -141,6 +191,7 @@ impl Vm {
 
     /// The host frees a cgroup: drop its cgroup-local storage.
     pub fn cgroup_freed(&mut self, cgroup: CgroupId) {
+        self.mem.touch();
         for m in self
             .maps
             .iter_mut()

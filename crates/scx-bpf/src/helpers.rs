@@ -193,6 +193,45 @@ impl Vm {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32
     }
 
+    /// Does this call change program state kept outside guest memory (map
+    /// bookkeeping, timers, the random state, ring buffers)? Guest memory
+    /// writes are counted by [`crate::mem::Memory`] itself.
+    fn helper_changes_state(&self, helper: i32, a: &[u64; 5]) -> bool {
+        match helper {
+            id::MAP_LOOKUP | id::MAP_LOOKUP_PERCPU => self.map_is_lru(a[0]),
+            id::TASK_STORAGE_GET | id::CGRP_STORAGE_GET => a[3] & 1 != 0,
+            id::MAP_PEEK
+            | id::PROBE_READ
+            | id::PROBE_READ_STR
+            | id::PROBE_READ_KERNEL
+            | id::PROBE_READ_KERNEL_STR
+            | id::KTIME
+            | id::KTIME_BOOT
+            | id::KTIME_COARSE
+            | id::KTIME_TAI
+            | id::JIFFIES64
+            | id::SMP_ID
+            | id::TRACE_PRINTK
+            | id::TRACE_VPRINTK
+            | id::SNPRINTF
+            | id::SPIN_LOCK
+            | id::SPIN_UNLOCK
+            | id::LOOP
+            | id::RINGBUF_QUERY => false,
+            _ => true,
+        }
+    }
+
+    /// Lookups in LRU maps update the recency order.
+    fn map_is_lru(&self, map: u64) -> bool {
+        self.map_arg("lookup", map).is_ok_and(|m| {
+            matches!(
+                self.maps[m].map_type,
+                types::LRU_HASH | types::LRU_PERCPU_HASH
+            )
+        })
+    }
+
     /// Dispatch a helper call.
     pub(crate) fn call_helper(
         &mut self,
@@ -202,6 +241,9 @@ impl Vm {
         a: [u64; 5],
         depth: usize,
     ) -> Result<u64, Fault> {
+        if self.helper_changes_state(helper, &a) {
+            self.mem.touch();
+        }
         match helper {
             id::MAP_LOOKUP => {
                 let m = self.map_arg("bpf_map_lookup_elem", a[0])?;

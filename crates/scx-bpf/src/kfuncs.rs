@@ -130,6 +130,35 @@ const MASK_OPS: &[(&str, MaskOp)] = &[
 ];
 
 impl BpfKfunc {
+    /// Does a call change program state kept outside guest memory (the
+    /// object table, rbtrees and lists, `any_distribute`'s cursor)? Writes
+    /// to guest memory are counted by [`crate::mem::Memory`] itself.
+    pub fn changes_state(self) -> bool {
+        use BpfKfunc::*;
+        use MaskOp::*;
+        !matches!(
+            self,
+            RbtreeFirst
+                | RcuReadLock
+                | RcuReadUnlock
+                | IterNumNew
+                | IterNumNext
+                | IterNumDestroy
+                | Cpumask(
+                    First
+                        | FirstZero
+                        | FirstAnd
+                        | TestCpu
+                        | Equal
+                        | Intersects
+                        | Subset
+                        | Empty
+                        | Full
+                        | Weight
+                )
+        )
+    }
+
     /// Resolve a kfunc name.
     pub fn from_name(name: &str) -> Option<BpfKfunc> {
         use BpfKfunc::*;
@@ -377,6 +406,9 @@ impl Vm {
         depth: usize,
     ) -> Result<u64, Fault> {
         use BpfKfunc::*;
+        if k.changes_state() {
+            self.mem.touch();
+        }
         match k {
             ObjNew => {
                 let size = self

@@ -40,10 +40,11 @@ pub mod vm;
 pub mod vmlinux;
 mod window;
 
+pub use access::GlobalVar;
 pub use error::{Fault, LoadError, LoadErrorKind};
 pub use host::{
     CgroupId, Host, HostKfunc, KRet, KernelField, KernelObj, KernelPtr, KfuncCall, KfuncSet,
     MaskRef, NullHost, TaskId, TimerId,
 };
 pub use obj::{BpfObject, StructOps};
-pub use vm::{Arg, BstrError, LoadEnv, Vm};
+pub use vm::{Arg, BstrError, LoadEnv, OpHandle, Vm};

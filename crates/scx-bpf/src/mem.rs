@@ -12,6 +12,18 @@
 //!   and the host.
 //!
 //! Addresses below `1 << 32` (the null page) are neither.
+//!
+//! ## State generation
+//! [`Memory::generation`] counts changes to memory that outlives an
+//! invocation: every store into a persistent region (global data, map
+//! values, objects, ring-buffer records) and every allocation or release
+//! of a region. Stores to stacks are not counted; instead each stack
+//! region remembers the byte range written since it was last cleaned, and
+//! [`Memory::clean_stack`] zeroes exactly that range when an invocation
+//! ends, so no invocation can see what an earlier one left on its stack.
+//! Together these make "same generation" imply "same memory", which is
+//! what the kernel's fixed-point detection needs (see
+//! [`crate::Vm::state_generation`]).
 
 use crate::vmlinux::Window;
 
@@ -48,6 +60,17 @@ pub enum RegionKind {
     Free,
 }
 
+impl RegionKind {
+    /// True for regions whose contents live only for one invocation
+    /// (stacks, context arrays, argument blobs, scratch).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            RegionKind::Stack | RegionKind::Ctx | RegionKind::Kernel | RegionKind::Scratch
+        )
+    }
+}
+
 /// One region.
 #[derive(Debug, Clone)]
 pub struct Region {
@@ -57,13 +80,30 @@ pub struct Region {
     pub kind: RegionKind,
     /// Stores allowed.
     pub writable: bool,
+    /// Bytes `dirty.0..dirty.1` were written since the last clean (stacks).
+    dirty: (u32, u32),
 }
+
+impl Region {
+    fn new(kind: RegionKind, data: Vec<u8>, writable: bool) -> Region {
+        Region {
+            data,
+            kind,
+            writable,
+            dirty: CLEAN,
+        }
+    }
+}
+
+/// The dirty range of a clean region.
+const CLEAN: (u32, u32) = (u32::MAX, 0);
 
 /// All regions.
 #[derive(Debug, Clone, Default)]
 pub struct Memory {
     regions: Vec<Region>,
     free: Vec<usize>,
+    generation: u64,
 }
 
 /// Base address of region `idx`.
@@ -103,13 +143,44 @@ fn le(bytes: &[u8]) -> u64 {
 }
 
 impl Memory {
+    /// Changes to persistent memory so far (see the module docs).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Count a change to state that lives outside guest memory but belongs
+    /// to the loaded program (map bookkeeping, timers, the random state).
+    pub fn touch(&mut self) {
+        self.generation += 1;
+    }
+
+    /// Record a write of `len` bytes at offset `off` of region `r`.
+    #[inline(always)]
+    fn note_write(generation: &mut u64, r: &mut Region, off: usize, len: usize) {
+        if r.kind == RegionKind::Stack {
+            r.dirty.0 = r.dirty.0.min(off as u32);
+            r.dirty.1 = r.dirty.1.max((off + len) as u32);
+        } else if !r.kind.is_transient() {
+            *generation += 1;
+        }
+    }
+
+    /// Zero what was written to the stack region at `base` since it was
+    /// last cleaned.
+    pub fn clean_stack(&mut self, base: u64) {
+        let Some(r) = Self::index(base).and_then(|i| self.regions.get_mut(i)) else {
+            return;
+        };
+        let (lo, hi) = std::mem::replace(&mut r.dirty, CLEAN);
+        if lo < hi {
+            r.data[lo as usize..hi as usize].fill(0);
+        }
+    }
+
     /// Allocate a zeroed region; returns its base address.
     pub fn alloc(&mut self, kind: RegionKind, size: usize, writable: bool) -> u64 {
-        let region = Region {
-            data: vec![0; size],
-            kind,
-            writable,
-        };
+        self.generation += 1;
+        let region = Region::new(kind, vec![0; size], writable);
         let idx = match self.free.pop() {
             Some(i) => {
                 self.regions[i] = region;
@@ -128,12 +199,9 @@ impl Memory {
         if let Some(i) = Self::index(base) {
             if let Some(r) = self.regions.get_mut(i) {
                 if r.kind != RegionKind::Free {
-                    *r = Region {
-                        data: Vec::new(),
-                        kind: RegionKind::Free,
-                        writable: false,
-                    };
+                    *r = Region::new(RegionKind::Free, Vec::new(), false);
                     self.free.push(i);
+                    self.generation += 1;
                 }
             }
         }
@@ -155,10 +223,15 @@ impl Memory {
         self.regions.get(i).map(|r| (r, addr as u32 as usize))
     }
 
-    /// Mutable access to the region at `base`.
+    /// Mutable access to the region at `base` (counted as a change of a
+    /// persistent region).
     pub fn region_mut(&mut self, addr: u64) -> Option<&mut Region> {
         let i = Self::index(addr)?;
-        self.regions.get_mut(i)
+        let r = self.regions.get_mut(i)?;
+        if !r.kind.is_transient() {
+            self.generation += 1;
+        }
+        Some(r)
     }
 
     /// Load `size` (1/2/4/8) bytes; `None` if not inside a region.
@@ -179,6 +252,7 @@ impl Memory {
             return Err(true);
         }
         dst.copy_from_slice(&val.to_le_bytes()[..size]);
+        Self::note_write(&mut self.generation, r, off, size);
         Ok(())
     }
 
@@ -190,21 +264,24 @@ impl Memory {
 
     /// Mutably borrow `len` writable bytes at `addr`.
     pub fn bytes_mut(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
-        let r = self.region_mut(addr)?;
+        let r = self.regions.get_mut(Self::index(addr)?)?;
         if !r.writable {
             return None;
         }
         let off = addr as u32 as usize;
-        r.data.get_mut(off..off.checked_add(len)?)
+        let end = off.checked_add(len).filter(|&e| e <= r.data.len())?;
+        Self::note_write(&mut self.generation, r, off, len);
+        r.data.get_mut(off..end)
     }
 
     /// Write bytes even into a read-only region (loader/host use only).
     pub fn poke(&mut self, addr: u64, src: &[u8]) -> Option<()> {
-        let r = self.region_mut(addr)?;
+        let r = self.regions.get_mut(Self::index(addr)?)?;
         let off = addr as u32 as usize;
         r.data
             .get_mut(off..off.checked_add(src.len())?)?
             .copy_from_slice(src);
+        Self::note_write(&mut self.generation, r, off, src.len());
         Some(())
     }
 
@@ -254,6 +331,27 @@ mod tests {
         assert_eq!(m.load(a, 1), None);
         let b = m.alloc(RegionKind::Scratch, 4, true);
         assert_eq!(b, a, "freed indices are reused deterministically");
+    }
+
+    #[test]
+    fn generation_counts_persistent_changes_only() {
+        let mut m = Memory::default();
+        let data = m.alloc(RegionKind::Data(0), 16, true);
+        let stack = m.alloc(RegionKind::Stack, 64, true);
+        let g = m.generation();
+        m.store(stack + 8, 8, 7).unwrap();
+        m.bytes_mut(stack + 40, 4).unwrap().fill(9);
+        assert_eq!(m.generation(), g, "stack writes are not persistent");
+        m.store(data, 4, 1).unwrap();
+        assert_eq!(m.generation(), g + 1);
+        assert_eq!(m.store(data + 16, 1, 1), Err(false));
+        assert_eq!(m.generation(), g + 1, "a failed store changes nothing");
+        m.clean_stack(stack);
+        assert_eq!(m.load(stack + 8, 8), Some(0));
+        assert_eq!(m.load(stack + 40, 4), Some(0));
+        m.store(stack, 1, 1).unwrap();
+        m.clean_stack(stack);
+        assert_eq!(m.bytes(stack, 64).unwrap(), &[0u8; 64][..]);
     }
 
     #[test]

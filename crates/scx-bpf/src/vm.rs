@@ -649,18 +649,47 @@ impl Vm {
     pub fn kernel_types(&self) -> &KernelTypes {
         &self.kt
     }
+
+    /// A counter that changes whenever state the program can observe in a
+    /// later invocation may have changed: persistent guest memory, maps,
+    /// timers, BPF-side objects, the random state. Equal values mean
+    /// identical state, so a host can use it as an exact digest (e.g. for
+    /// fixed-point detection). Stacks do not count: every invocation
+    /// leaves its stack zeroed.
+    pub fn state_generation(&self) -> u64 {
+        self.mem.generation()
+    }
 }
 
 // ------------------------------------------------------------ invocations
 
+/// A struct_ops callback resolved once with [`Vm::op_handle`], so a host
+/// calling it often skips the lookup by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpHandle(usize);
+
 impl Vm {
     /// Call struct_ops callback `op` (member name such as `enqueue`).
     pub fn call_op(&mut self, host: &mut dyn Host, op: &str, args: &[Arg]) -> Result<u64, Fault> {
-        let entry = *self
-            .op_entries
-            .get(op)
+        let h = self
+            .op_handle(op)
             .ok_or_else(|| Fault::NoSuchProgram(op.to_string()))?;
-        self.call_entry(host, entry, args)
+        self.call_op_handle(host, h, args)
+    }
+
+    /// The handle of struct_ops callback `op`, if the table sets it.
+    pub fn op_handle(&self, op: &str) -> Option<OpHandle> {
+        self.op_entries.get(op).map(|&e| OpHandle(e))
+    }
+
+    /// [`Vm::call_op`] through a handle from [`Vm::op_handle`].
+    pub fn call_op_handle(
+        &mut self,
+        host: &mut dyn Host,
+        op: OpHandle,
+        args: &[Arg],
+    ) -> Result<u64, Fault> {
+        self.call_entry(host, op.0, args)
     }
 
     /// Call a program by function name.
@@ -756,8 +785,7 @@ impl Vm {
                 .alloc(RegionKind::Stack, STACK_PER_FRAME * MAX_FRAMES, true);
             self.stacks.push(s);
         }
-        // Stacks are reused without clearing: contents are still a pure
-        // function of the invocation history, so runs stay reproducible.
+        // Stacks are reused; each invocation zeroes what it wrote on exit.
         let stack = self.stacks[self.nesting];
         let cpu = host.current_cpu();
         let mut inv = Inv {
@@ -772,6 +800,9 @@ impl Vm {
         self.nesting += 1;
         let r = self.exec(host, &mut inv, entry, args, 0);
         self.nesting -= 1;
+        // The next invocation at this level starts with a zeroed stack, so
+        // nothing but persistent state carries over between invocations.
+        self.mem.clean_stack(stack);
         self.insns_executed += self.budget.saturating_sub(inv.budget);
         // Locks never outlive an invocation, even a faulting one.
         for l in &inv.locks {

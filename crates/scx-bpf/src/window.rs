@@ -23,6 +23,7 @@ impl Vm {
         match self.dsq_ids.iter().position(|&d| d == dsq) {
             Some(i) => i as u64,
             None => {
+                self.mem.touch();
                 self.dsq_ids.push(dsq);
                 (self.dsq_ids.len() - 1) as u64
             }

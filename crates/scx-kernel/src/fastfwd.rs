@@ -209,13 +209,33 @@ impl Halt {
 const ROUND_CHECK_AFTER: u32 = 2 * crate::consts::SCX_DSP_MAX_LOOPS;
 
 impl Kernel {
-    /// True if fixed-point detection may run.
+    /// True if fixed-point detection may run: the scheduler can say when
+    /// its state changed.
+    fn fixed_points_detectable(&self) -> bool {
+        self.sched
+            .as_ref()
+            .is_some_and(|s| s.state_digest().is_some())
+    }
+
+    /// True if repetitions may be fast-forwarded.
     fn ff_enabled(&self) -> bool {
-        self.cfg.fast_forward
-            && self
-                .sched
-                .as_ref()
-                .is_some_and(|s| s.state_digest().is_some())
+        self.cfg.fast_forward && self.fixed_points_detectable()
+    }
+
+    /// Marks whether `cpu` spins in a dispatch loop proved endless.
+    pub(crate) fn set_looping(&mut self, cpu: usize, looping: bool) {
+        let was = self.ff[cpu].looping_since.is_some();
+        match (was, looping) {
+            (false, true) => {
+                self.ff[cpu].looping_since = Some(self.now);
+                self.looping_cpus += 1;
+            }
+            (true, false) => {
+                self.ff[cpu].looping_since = None;
+                self.looping_cpus -= 1;
+            }
+            _ => {}
+        }
     }
 
     /// Appends the machine-wide state a repetition may read or change: the
@@ -355,9 +375,11 @@ impl Kernel {
     /// Before a dispatch round of a long loop: remember the view.
     pub(crate) fn ff_round_begin(&mut self, cpu: usize, round: u32) {
         if round == 0 {
-            self.ff[cpu].looping_since = None;
+            self.set_looping(cpu, false);
         }
-        if round < ROUND_CHECK_AFTER || !self.ff_enabled() {
+        // Detection runs without fast-forward too: it is how an endless
+        // loop (and so a hung machine) is recognised.
+        if round < ROUND_CHECK_AFTER || !self.fixed_points_detectable() {
             return;
         }
         let remote = self.ff[cpu].remote;
@@ -407,8 +429,10 @@ impl Kernel {
                 per,
                 pnt: self.rqs[cpu].scx.pnt_seq - start.pnt,
             };
-            self.park(cpu, rep, next);
-            self.ff[cpu].looping_since.get_or_insert(self.now);
+            self.set_looping(cpu, true);
+            if self.cfg.fast_forward {
+                self.park(cpu, rep, next);
+            }
         }
         self.ff[cpu].parked.is_some()
     }
@@ -599,6 +623,7 @@ impl Kernel {
         let since = *self.all_stuck_since.get_or_insert(self.now);
         if !self.cfg.nmi_watchdog {
             self.halted = Some(Halt::Silent { since });
+            self.ff_sync(self.now);
             return;
         }
         let reports: Option<Vec<(usize, Ns)>> = stuck
@@ -607,6 +632,7 @@ impl Kernel {
             .collect();
         if let Some(reports) = reports {
             self.halted = Some(Halt::HardLockup { since, reports });
+            self.ff_sync(self.now);
         }
     }
 

@@ -103,6 +103,8 @@ pub struct Kernel {
     pub(crate) ff: Vec<crate::fastfwd::FfCpu>,
     /// Number of parked CPUs.
     pub(crate) parked_cpus: u32,
+    /// Number of CPUs in a dispatch loop proved endless.
+    pub(crate) looping_cpus: u32,
     /// Set when the machine can never make progress again.
     pub(crate) halted: Option<crate::fastfwd::Halt>,
     /// Since when every online CPU has been stuck.
@@ -163,6 +165,7 @@ impl Kernel {
             lockup: Vec::new(),
             ff: Vec::new(),
             parked_cpus: 0,
+            looping_cpus: 0,
             halted: None,
             all_stuck_since: None,
             view_buf: Vec::new(),
@@ -286,7 +289,9 @@ impl Kernel {
             }
         };
         self.now = self.now.max(until);
-        if self.parked_cpus > 0 {
+        // A halted machine's counters stop at the halt, fast-forwarded or
+        // not.
+        if self.parked_cpus > 0 && self.halted.is_none() {
             self.ff_sync(self.now);
         }
         more
@@ -306,9 +311,9 @@ impl Kernel {
         self.dispatch_event(ev);
         if self.parked_cpus > 0 {
             self.ff_check_disturbed();
-            if self.parked_cpus > 0 {
-                self.check_halt();
-            }
+        }
+        if self.looping_cpus > 0 {
+            self.check_halt();
         }
         if self.check_invariants {
             self.check_conservation();

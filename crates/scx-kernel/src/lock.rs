@@ -161,9 +161,18 @@ impl Kernel {
         }
     }
 
-    /// The first CPU other than the current one that holds its runqueue
-    /// lock across simulated time.
-    pub(crate) fn any_rq_lock_busy(&self) -> Option<usize> {
-        (0..self.nr_cpus()).find(|c| self.rq_lock_busy(*c))
+    /// Work that takes every CPU's runqueue lock in turn (a loop of
+    /// `rq_lock()`/`rq_unlock()`): advances `*done` past the CPUs whose lock
+    /// is free now and returns the first busy one to wait for, or `None`
+    /// (resetting `*done`) once every lock has been taken.
+    pub(crate) fn next_busy_rq(&self, done: &mut usize) -> Option<usize> {
+        while *done < self.nr_cpus() {
+            if self.rq_lock_busy(*done) {
+                return Some(*done);
+            }
+            *done += 1;
+        }
+        *done = 0;
+        None
     }
 }

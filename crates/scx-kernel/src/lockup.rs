@@ -52,9 +52,10 @@ impl Kernel {
         u64::from(self.cfg.watchdog_thresh) * 2 * NSEC_PER_SEC / 5
     }
 
-    /// `get_timestamp()`: seconds.
+    /// `get_timestamp()`: the clock in units of 2^30 ns (about a second),
+    /// as the kernel approximates seconds.
     fn watchdog_timestamp(&self) -> u64 {
-        self.now / NSEC_PER_SEC
+        self.now >> 30
     }
 
     /// Starts the detectors on every CPU (`lockup_detector_init`).
@@ -70,7 +71,7 @@ impl Kernel {
         let period = self.sample_period();
         self.hrtimer_start(TimerKind::Watchdog(cpu), self.now + period, cpu, false);
         let l = &mut self.lockup[cpu];
-        l.touch_ts = self.now / NSEC_PER_SEC;
+        l.touch_ts = self.now >> 30;
         l.report_ts = l.touch_ts;
         l.hrtimer_interrupts_saved = l.hrtimer_interrupts;
         l.hard_warned = false;

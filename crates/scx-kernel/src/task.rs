@@ -97,6 +97,8 @@ pub struct Task {
     /// `p->cpus_mask` (== `cpus_ptr`; migrate-disable pins via
     /// `migration_disabled`).
     pub cpus: Cpumask,
+    /// `p->start_time`: when the task was created.
+    pub start_time: u64,
     /// `p->migration_disabled` nesting count.
     pub migration_disabled: u32,
     /// `p->cpus_mask` while `cpus` (the effective `p->cpus_ptr`) is

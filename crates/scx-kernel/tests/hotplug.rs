@@ -195,7 +195,10 @@ fn sysrq_s_reverts_every_task_to_the_fair_class() {
     assert_eq!(exit.info.reason, "disabled by sysrq-S");
     let sysrq = log_time(&k, "sysrq: Disable sched_ext and revert all tasks to CFS");
     assert_eq!(sysrq, Some(100 * MS));
-    assert!(k.tasks.iter().all(|t| t.class != scx_kernel::task::Class::Ext));
+    assert!(k
+        .tasks
+        .iter()
+        .all(|t| t.class != scx_kernel::task::Class::Ext));
 }
 
 #[test]

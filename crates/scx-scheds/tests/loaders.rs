@@ -258,17 +258,15 @@ fn flatcg_prints_its_block_every_interval() {
     let o = run_quiet(&cfg);
     assert_eq!(o.res.exit_code(), 0);
     assert_eq!(o.err, "EXIT: unregistered from user space\n");
-    // The preamble has no newline: the next output continues its line.
-    assert!(
-        o.out.starts_with("slice=20.0ms intv=1.0s dump_cgrps=0["),
-        "{}",
-        o.out
-    );
-    let lines: Vec<&str> = o
-        .out
-        .lines()
-        .skip(1)
-        .filter(|l| !l.starts_with("[ "))
+    // The preamble has no newline: stdout is line-buffered, so it waits
+    // for the first block's leading newline, and the kernel log line
+    // printed meanwhile comes first.
+    let out: Vec<&str> = o.out.lines().filter(|l| !l.starts_with("[ ")).collect();
+    assert_eq!(out[0], "slice=20.0ms intv=1.0s dump_cgrps=0", "{}", o.out);
+    assert!(o.out.find("dump_cgrps=0").unwrap() > o.out.find("enabled").unwrap());
+    // The newline that ended the preamble is the first block's leading one.
+    let lines: Vec<&str> = std::iter::once("")
+        .chain(out[1..].iter().copied())
         .collect();
     assert_eq!(lines.len(), 4 * 8, "{}", o.out);
     for (seq, block) in lines.chunks(8).enumerate() {

@@ -11,8 +11,8 @@
 //! | 10 | runtime error detected by the kernel (`SCX_EXIT_ERROR`) |
 //! | 11 | the scheduler called `scx_bpf_error()` (`SCX_EXIT_ERROR_BPF`) |
 //! | 12 | the watchdog found a stall (`SCX_EXIT_ERROR_STALL`) |
-//! | 20 | a lockup detector fired (hard or soft lockup) |
-//! | 21 | every CPU got stuck and no detector could report it: the machine went silent |
+//! | 20 | the machine hung: every CPU stuck for good, and the hard lockup detector reported each (soft lockups that pass show only in the log) |
+//! | 21 | the machine hung and no NMI watchdog could report it: it went silent |
 
 use scx_kernel::ext::exit::*;
 
@@ -24,9 +24,9 @@ pub const INTERNAL: i32 = 1;
 pub const BAD_INPUT: i32 = 2;
 /// Load or attach failed.
 pub const LOAD_FAILED: i32 = 3;
-/// A lockup detector fired.
+/// The machine hung; the hard lockup detector reported it.
 pub const LOCKUP: i32 = 20;
-/// The machine went silent.
+/// The machine hung silently (no NMI watchdog).
 pub const SILENT: i32 = 21;
 
 /// Exit code for a scheduler exit of `kind`.

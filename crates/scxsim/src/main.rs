@@ -3,17 +3,23 @@
 //! `scxsim <scheduler> [the scheduler's own flags] [--scxsim options]`:
 //! the scheduler's flags are short ones, passed verbatim to its loader;
 //! scxsim's options are all long ones, so the two mix freely.
+//!
+//! `scxsim path/to/sched.bpf.o [--set NAME=VALUE]... [--scxsim options]`
+//! runs a compiled sched_ext BPF object instead (scx-bpf-sched's loader).
 
 use clap::{Arg, ArgAction, Command};
+use scx_bpf_sched::knobs::Knob;
+use scx_bpf_sched::{BpfTool, OpenOptions};
 use scx_kernel::config::{KernelConfig, KNOBS};
 use scx_machine::clock::parse_duration;
 use scx_machine::Topology;
+use scx_scheds::tool::Tool;
 use scxsim::compare::{self, CompareError, SchedSpec};
 use scxsim::exitcode;
 use scxsim::outputs::{OutputPaths, Outputs};
-use scxsim::run::{run_with_sink, RunConfig, RunError};
+use scxsim::run::{run_tool, run_with_sink, RunConfig, RunError};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -41,10 +47,17 @@ fn options() -> Command {
             "scxsim <SCHEDULER> [SCHEDULER FLAGS...] [--cpus N | --topo SPEC] [--workload PRESET|FILE]\n       \
              [--duration DUR] [--seed N] [--kernel KEY=VALUE]... [--report FILE.json] [--trace FILE]\n       \
              [--ftrace FILE] [--html FILE.html] [--summary] [--quiet]\n       \
+             scxsim <OBJECT.bpf.o> [--set NAME=VALUE]... [the same options]\n       \
              scxsim compare SCHEDULER[,SCHEDULER...] [machine, workload and run options] [--jobs N] [--report FILE.json]",
         )
         .after_help(format!(
             "Schedulers (their own flags follow them verbatim; `scxsim <SCHEDULER> -h` shows them):\n{}\n\n\
+             BPF objects: a SCHEDULER that is not one of the above and ends in .bpf.o or names an existing\n\
+             file is a compiled sched_ext BPF object (clang -target bpf), run unmodified by scxsim's eBPF\n\
+             interpreter. Its const volatile knobs are set with --set NAME=VALUE (integers, 0x hex,\n\
+             true/false); `scxsim OBJECT.bpf.o -h` lists them. A global nr_cpu_ids is set to the CPU count\n\
+             and RESIZABLE_ARRAY()s are sized to it, as the example loaders do. A program fault (e.g. an\n\
+             out-of-bounds access) ends the scheduler with an error exit. See docs/bpf-schedulers.md.\n\n\
              Topology presets (--topo):\n{}\n\n\
              Workload presets (--workload):\n{}\n\n\
              Kernel knobs (--kernel KEY=VALUE):\n{}\n\n\
@@ -88,6 +101,13 @@ fn options() -> Command {
                 .value_name("KEY=VALUE")
                 .action(ArgAction::Append)
                 .help("Set a kernel knob (repeatable)"),
+        )
+        .arg(
+            Arg::new("set")
+                .long("set")
+                .value_name("NAME=VALUE")
+                .action(ArgAction::Append)
+                .help("BPF objects: set a global variable (const volatile knob) before load (repeatable)"),
         )
         .arg(Arg::new("report").long("report").value_name("FILE.json").help("Write a JSON report"))
         .arg(
@@ -153,6 +173,7 @@ fn split_args(args: &[String]) -> (Option<String>, Vec<String>, Vec<String>) {
                 | "--seed"
                 | "--attach-at"
                 | "--kernel"
+                | "--set"
                 | "--report"
                 | "--trace"
                 | "--ftrace"
@@ -168,10 +189,12 @@ fn split_args(args: &[String]) -> (Option<String>, Vec<String>, Vec<String>) {
         let a = &args[i];
         i += 1;
         if a.starts_with("--") && a.len() > 2 {
-            ours.push(a.clone());
             if !a.contains('=') && takes_value(a) && i < args.len() {
-                ours.push(args[i].clone());
+                // `--opt=value`, so a value starting with '-' stays a value.
+                ours.push(format!("{a}={}", args[i]));
                 i += 1;
+            } else {
+                ours.push(a.clone());
             }
         } else if sched.is_none() && !a.starts_with('-') {
             sched = Some(a.clone());
@@ -208,6 +231,12 @@ fn build_config(
     for kv in m.get_many::<String>("kernel").into_iter().flatten() {
         kc.set_kv(kv)?;
     }
+    let nr = cfg.topo.nr_cpus();
+    if let Some(c) = kc.nohz_full.iter().find(|c| *c >= nr) {
+        return Err(format!(
+            "--kernel nohz_full: CPU {c} out of range for a {nr}-CPU machine"
+        ));
+    }
     cfg.kernel = kc;
     if let Some(d) = m.get_one::<String>("duration") {
         cfg.duration = parse_duration(d).map_err(|e| format!("--duration: {e}"))?;
@@ -224,16 +253,24 @@ fn build_config(
         .get_one::<String>("workload")
         .map(String::as_str)
         .unwrap_or("default");
-    let nr = cfg.topo.nr_cpus();
     let w = if scx_workload::presets::PRESETS.iter().any(|(n, _)| *n == wl) {
         scx_workload::presets::build(wl, nr)?
     } else if std::path::Path::new(wl).exists() {
-        return Err(format!(
-            "{wl}: rt-app JSON workloads are not supported by this version yet"
-        ));
+        let w =
+            scx_workload::rtapp::load(std::path::Path::new(wl), nr).map_err(|e| e.to_string())?;
+        for warning in &w.warnings {
+            eprintln!("scxsim: warning: {warning}");
+        }
+        w
     } else {
         return Err(scx_workload::presets::build(wl, nr).unwrap_err());
     };
+    if m.get_one::<String>("duration").is_none() {
+        // rt-app's global.duration, when the command line does not say.
+        if let Some(d) = w.duration {
+            cfg.duration = d;
+        }
+    }
     cfg.workload = Arc::new(w);
     cfg.dmesg = !m.get_flag("no-dmesg");
     cfg.quiet = m.get_flag("quiet");
@@ -255,24 +292,41 @@ fn main() -> ExitCode {
             return bad(first.trim_start_matches("error: "));
         }
     };
+    let bpf = sched.as_deref().is_some_and(is_bpf_object);
     if m.get_flag("help") {
-        if let Some(h) = sched.as_deref().and_then(scx_scheds::tool::tool_help) {
-            print!("{h}");
-            println!("\nscxsim options (long options, mixed freely with the scheduler's):");
-        }
-        let _ = options().print_help();
-        println!();
-        return ExitCode::SUCCESS;
+        return print_help(sched.as_deref(), bpf, &m);
     }
     let Some(sched) = sched else {
-        return bad("missing scheduler: expected one of simple, qmap (see scxsim --help)");
+        return bad(format!(
+            "missing scheduler: expected one of {SCHEDULER_CHOICES} (see scxsim --help)"
+        ));
     };
     if sched == "compare" {
         return compare_main(&m, &tool_args);
     }
+    if !bpf && !is_builtin(&sched) {
+        return bad(format!(
+            "unknown scheduler '{sched}': expected one of {SCHEDULER_CHOICES} (see scxsim --help)"
+        ));
+    }
+    if !bpf && m.contains_id("set") {
+        return bad(format!("--set applies to BPF objects only, not to {sched}"));
+    }
     let cfg = match build_config(&m, sched, tool_args) {
         Ok(c) => c,
         Err(e) => return bad(e),
+    };
+    let bpf_tool = if bpf {
+        match open_bpf(&cfg, &m) {
+            Ok(BpfOpen::Tool(t)) => Some(t),
+            Ok(BpfOpen::Help(h)) => {
+                print!("{h}");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => return bad(e),
+        }
+    } else {
+        None
     };
     let path = |name: &str| m.get_one::<String>(name).map(PathBuf::from);
     let paths = OutputPaths {
@@ -291,7 +345,11 @@ fn main() -> ExitCode {
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
     let mut err = stderr.lock();
-    let res = match run_with_sink(&cfg, &mut out, &mut err, outputs.sink()) {
+    let ran = match bpf_tool {
+        Some(tool) => run_tool(&cfg, tool, &mut out, &mut err, outputs.sink()),
+        None => run_with_sink(&cfg, &mut out, &mut err, outputs.sink()),
+    };
+    let res = match ran {
         Ok(r) => r,
         Err(RunError::Help(h)) => {
             print!("{h}");
@@ -312,6 +370,82 @@ fn main() -> ExitCode {
     }
     let _ = out.flush();
     ExitCode::from(res.exit_code() as u8)
+}
+
+/// The schedulers `scxsim` accepts, for error messages.
+const SCHEDULER_CHOICES: &str = "simple, qmap, central, flatcg or a .bpf.o object";
+
+/// True if `sched` is a built-in scheduler (`qmap` or `scx_qmap`).
+fn is_builtin(sched: &str) -> bool {
+    scx_scheds::tool::TOOLS
+        .iter()
+        .any(|(n, _)| sched == *n || sched.strip_prefix("scx_") == Some(n))
+}
+
+/// True if `sched` names a BPF object rather than a built-in scheduler:
+/// not a built-in name, and ending in `.bpf.o` or naming an existing file.
+fn is_bpf_object(sched: &str) -> bool {
+    !is_builtin(sched)
+        && sched != "compare"
+        && (sched.ends_with(".bpf.o") || Path::new(sched).is_file())
+}
+
+/// What opening a BPF object produced.
+enum BpfOpen {
+    /// The loader, ready to run.
+    Tool(Box<dyn Tool>),
+    /// `-h`: the object's help text.
+    Help(String),
+}
+
+/// Opens the BPF object `cfg.scheduler` with the `--set` knobs; `-h` among
+/// its flags asks for its help, any other flag is an error.
+fn open_bpf(cfg: &RunConfig, m: &clap::ArgMatches) -> Result<BpfOpen, String> {
+    let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
+    opts.seed = cfg.seed;
+    for kv in m.get_many::<String>("set").into_iter().flatten() {
+        opts.knobs.push(Knob::parse(kv)?);
+    }
+    let wants_help = cfg.sched_args.iter().any(|a| a == "-h");
+    if let Some(flag) = cfg.sched_args.iter().find(|a| *a != "-h") {
+        return Err(format!(
+            "{}: BPF objects take no flags (got '{flag}'); set knobs with --set NAME=VALUE",
+            cfg.scheduler
+        ));
+    }
+    let tool = BpfTool::open(&cfg.scheduler, &opts).map_err(|e| e.to_string())?;
+    Ok(if wants_help {
+        BpfOpen::Help(tool.help())
+    } else {
+        BpfOpen::Tool(Box::new(tool))
+    })
+}
+
+/// `--help`, with the scheduler's own help first when one is named.
+fn print_help(sched: Option<&str>, bpf: bool, m: &clap::ArgMatches) -> ExitCode {
+    let own = match sched {
+        Some(s) if bpf => {
+            let mut opts = OpenOptions::new(2);
+            for kv in m.get_many::<String>("set").into_iter().flatten() {
+                if let Ok(k) = Knob::parse(kv) {
+                    opts.knobs.push(k);
+                }
+            }
+            match BpfTool::open(s, &opts) {
+                Ok(t) => Some(t.help()),
+                Err(e) => return bad(e),
+            }
+        }
+        Some(s) => scx_scheds::tool::tool_help(s),
+        None => None,
+    };
+    if let Some(h) = own {
+        print!("{h}");
+        println!("\nscxsim options (long options, mixed freely with the scheduler's):");
+    }
+    let _ = options().print_help();
+    println!();
+    ExitCode::SUCCESS
 }
 
 /// `scxsim compare SPEC...`: the comparison table on stdout.

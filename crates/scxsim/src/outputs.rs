@@ -140,8 +140,27 @@ impl Staged {
     }
 }
 
+/// Fails unless `dest` can become a file: its directory exists and it is
+/// not itself a directory (checked before the run, so a bad path costs
+/// nothing).
+fn check_destination(dest: &Path, what: &'static str) -> Result<(), OutputError> {
+    let err = |kind, msg: &str| OutputError {
+        path: dest.to_path_buf(),
+        what,
+        source: std::io::Error::new(kind, msg.to_string()),
+    };
+    if dest.is_dir() {
+        return Err(err(std::io::ErrorKind::IsADirectory, "is a directory"));
+    }
+    let dir = dest.parent().filter(|d| !d.as_os_str().is_empty());
+    if dir.is_some_and(|d| !d.is_dir()) {
+        return Err(err(std::io::ErrorKind::NotFound, "no such directory"));
+    }
+    Ok(())
+}
+
 /// `<dest>.tmp`.
-fn tmp_path(dest: &Path) -> PathBuf {
+pub(crate) fn tmp_path(dest: &Path) -> PathBuf {
     let mut name = dest.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     dest.with_file_name(name)
@@ -181,6 +200,12 @@ pub struct Outputs {
 impl Outputs {
     /// Opens the streamed files (so a bad path fails before the run).
     pub fn create(paths: &OutputPaths) -> Result<Outputs, OutputError> {
+        if let Some(p) = &paths.report {
+            check_destination(p, "write report")?;
+        }
+        if let Some(p) = &paths.html {
+            check_destination(p, "write HTML report")?;
+        }
         let trace = match &paths.trace {
             Some(p) => {
                 let (staged, w) = Staged::create(p, "create trace file")?;
@@ -195,7 +220,15 @@ impl Outputs {
         };
         let ftrace = match &paths.ftrace {
             Some(p) => {
-                let (staged, w) = Staged::create(p, "create ftrace file")?;
+                let (staged, w) = match Staged::create(p, "create ftrace file") {
+                    Ok(x) => x,
+                    Err(e) => {
+                        if let Some((_, t)) = &trace {
+                            let _ = std::fs::remove_file(&t.tmp);
+                        }
+                        return Err(e);
+                    }
+                };
                 let style = if paths.ftrace_raw {
                     FtraceStyle::Raw
                 } else {

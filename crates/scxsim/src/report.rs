@@ -174,8 +174,11 @@ pub fn build_with(cfg: &RunConfig, res: &RunResult, metrics: Option<&MetricsRepo
 /// Writes the report to `path` atomically (temporary file then rename), so
 /// a failed run never leaves a half-written report.
 pub fn write(path: &std::path::Path, v: &Value) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
+    let tmp = crate::outputs::tmp_path(path);
     let text = serde_json::to_string_pretty(v).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(&tmp, path)
+    let r = std::fs::write(&tmp, text + "\n").and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
 }

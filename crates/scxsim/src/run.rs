@@ -262,7 +262,8 @@ impl Loader<'_> {
             next += interval;
             self.advance(next.min(end))?;
         }
-        if self.k.halted().is_some() {
+        if self.k.halted().is_some() || self.k.all_stuck_since().is_some() {
+            // Hung: user space cannot run, so the loader never detaches.
             return Ok(None);
         }
         if !exited(&self.k) {

@@ -106,7 +106,6 @@ fn unknown_scheduler() {
 
 /// The message says which schedulers exist.
 #[test]
-#[ignore = "scxsim bug: 'unknown scheduler' lists no choices; 'missing scheduler' lists only simple, qmap"]
 fn unknown_or_missing_scheduler_lists_the_choices() {
     let all = ["simple", "qmap", "central", "flatcg"];
     bad_input("sched-list", &["nosuch"], &all);
@@ -223,7 +222,6 @@ fn bad_kernel_knobs() {
 /// the whole list ("nohz_full= or isolcpus= incorrect CPU range",
 /// kernel/sched/isolation.c); scxsim must not silently accept it.
 #[test]
-#[ignore = "scxsim bug: --kernel nohz_full=9 on a 2-CPU machine is accepted (exit 0) instead of rejected"]
 fn nohz_full_outside_the_machine() {
     bad_input(
         "nohz-range",
@@ -256,7 +254,6 @@ fn bad_seed() {
 /// `--duration -5s`) is that option's bad value, and the message must say
 /// which option it was given to.
 #[test]
-#[ignore = "scxsim bug: '--seed -1' / '--duration -5s' report \"unexpected argument '-1' found\" without naming the option"]
 fn negative_values_name_their_option() {
     bad_input("seed-neg", &["simple", "--seed", "-1"], &["--seed", "-1"]);
     bad_input(
@@ -289,7 +286,6 @@ fn missing_workload_file() {
 /// crates/scx-workload/src/rtapp/error.rs), pointing at the offending
 /// token.
 #[test]
-#[ignore = "scxsim bug: the CLI rejects every rt-app file ('not supported by this version yet') instead of reading it"]
 fn invalid_rtapp_file_points_at_line_and_column() {
     let dir = scratch("rtapp");
     let missing_comma = dir.join("missing_comma.json");
@@ -334,7 +330,6 @@ fn trace_in_a_missing_directory() {
 /// The `--ftrace` file cannot be created, while the `--trace` file (opened
 /// first) could: the trace's temporary file must not stay behind.
 #[test]
-#[ignore = "scxsim bug: Outputs::create() leaves t.txt.tmp behind when a later output (--ftrace) cannot be created"]
 fn ftrace_in_a_missing_directory() {
     bad_input(
         "ftrace-dir",
@@ -347,7 +342,6 @@ fn ftrace_in_a_missing_directory() {
 /// that cannot be written is still bad input: it must be refused before
 /// simulating (exit 2, nothing on stdout), like `--trace`.
 #[test]
-#[ignore = "scxsim bug: --report/--html in a missing directory run the whole simulation, print it, then exit 1"]
 fn report_in_a_missing_directory() {
     bad_input(
         "report-dir",
@@ -364,7 +358,6 @@ fn report_in_a_missing_directory() {
 /// A report path that is a directory: refused, and no temporary file is
 /// left next to it (the report is written to `<path>.json.tmp` first).
 #[test]
-#[ignore = "scxsim bug: --report DIR runs, exits 1 and leaves DIR.json.tmp (a full report) behind"]
 fn report_path_that_is_a_directory() {
     let dir = scratch("report-is-dir");
     std::fs::create_dir(dir.join("out")).unwrap();

@@ -145,7 +145,7 @@ impl Kernel {
 
     fn balance_done(&mut self, cpu: usize, found: bool) -> bool {
         self.rqs[cpu].scx.flags &= !SCX_RQ_IN_BALANCE;
-        self.ff[cpu].looping_since = None;
+        self.set_looping(cpu, false);
         found
     }
 

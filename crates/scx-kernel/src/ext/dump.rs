@@ -377,7 +377,7 @@ impl Kernel {
             let mut v: Vec<String> = ["scx_dump_state", "scx_ops_error_irq_workfn", "irq_work_run"]
                 .map(String::from)
                 .to_vec();
-            v.extend(self.scx.error_context.iter().rev().cloned());
+            v.extend(self.scx.error_context.iter().rev().map(|f| f.to_string()));
             return v;
         }
         if self.rqs[self.task(p).cpu].curr == p {

@@ -171,8 +171,12 @@ impl Kernel {
             .get(&me)
             .is_some_and(|q| !q.is_empty());
         if has_work {
-            if let Some(h) = self.any_rq_lock_busy() {
-                // The work takes every runqueue lock (bypass, task walks).
+            // The work takes every runqueue lock in turn (bypass, task
+            // walks).
+            let mut done = self.scx.helper_locks_done;
+            let busy = self.next_busy_rq(&mut done);
+            self.scx.helper_locks_done = done;
+            if let Some(h) = busy {
                 self.lock_wait(h, crate::lock::LockedOp::HelperWork);
                 return;
             }

@@ -160,8 +160,13 @@ impl Kernel {
             return;
         };
         if ei.kind >= SCX_EXIT_ERROR && ei.dump.is_empty() {
-            if let Some(h) = self.any_rq_lock_busy() {
-                self.lock_wait(h, crate::lock::LockedOp::ErrorIrqWork);
+            // scx_dump_state() takes each CPU's runqueue lock in turn:
+            // wait for each busy one, one at a time.
+            let mut done = self.scx.dump_locks_done;
+            let busy = self.next_busy_rq(&mut done);
+            self.scx.dump_locks_done = done;
+            if let Some(c) = busy {
+                self.lock_wait(c, crate::lock::LockedOp::ErrorIrqWork);
                 return;
             }
             let dump = self.scx_dump_state(cpu);
@@ -175,7 +180,12 @@ impl Kernel {
     /// Stand-in for the kernel's saved stack trace: the kernel paths and
     /// the scheduler op the error was raised from, innermost first.
     fn backtrace_stand_in(&self) -> Vec<String> {
-        self.scx.error_context.iter().rev().cloned().collect()
+        self.scx
+            .error_context
+            .iter()
+            .rev()
+            .map(|f| f.to_string())
+            .collect()
     }
 }
 

@@ -176,8 +176,13 @@ impl Kernel {
     /// Second half: `do_enqueue_task(rq, p, SCX_ENQ_REENQ, -1)` for each.
     pub(crate) fn reenqueue_local_finish(&mut self, cpu: usize) {
         let tasks = std::mem::take(&mut self.rqs[cpu].scx.reenq);
+        // In the kernel these enqueues nest inside ops.cpu_release(): they
+        // run with both kfunc masks set.
+        let saved = self.rqs[cpu].scx.kf_mask;
+        self.rqs[cpu].scx.kf_mask |= SCX_KF_CPU_RELEASE;
         for p in tasks {
             self.do_enqueue_task(cpu, p, SCX_ENQ_REENQ, -1);
         }
+        self.rqs[cpu].scx.kf_mask = saved;
     }
 }

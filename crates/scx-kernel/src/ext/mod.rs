@@ -133,6 +133,10 @@ pub struct ScxState {
     pub nr_rejected: u64,
     /// `scx_hotplug_seq`.
     pub hotplug_seq: u64,
+    /// CPUs whose runqueue lock the error dump has got so far.
+    pub dump_locks_done: usize,
+    /// CPUs whose runqueue lock the helper's current work has got so far.
+    pub helper_locks_done: usize,
     /// `scx_enable_seq`.
     pub enable_seq: u64,
     /// The watchdog's delayed work is queued.
@@ -167,7 +171,7 @@ pub struct ScxState {
     >,
     /// Kernel frames of the code running now, outermost first: the
     /// backtrace stand-in of error exits.
-    pub error_context: Vec<String>,
+    pub error_context: Vec<&'static str>,
 }
 
 impl ScxState {
@@ -202,6 +206,8 @@ impl ScxState {
             warned_zero_slice: false,
             nr_rejected: 0,
             hotplug_seq: 0,
+            dump_locks_done: 0,
+            helper_locks_done: 0,
             enable_seq: 0,
             watchdog_armed: false,
             watchdog_timer: None,

@@ -64,9 +64,8 @@ impl Kernel {
         if !self.scx.watchdog_armed {
             return;
         }
-        let frames: Vec<String> = WATCHDOG_FRAMES.iter().map(|s| s.to_string()).collect();
         let depth = self.scx.error_context.len();
-        self.scx.error_context.extend(frames);
+        self.scx.error_context.extend(WATCHDOG_FRAMES);
         for c in from..self.nr_cpus() {
             if !self.rqs[c].online {
                 continue;
@@ -129,9 +128,11 @@ impl Kernel {
         {
             let ms = self.cfg.hz.jiffies_to_msecs(now.wrapping_sub(last));
             let depth = self.scx.error_context.len();
-            self.scx.error_context.extend(
-                ["asm_sysvec_apic_timer_interrupt", "sched_tick", "scx_tick"].map(String::from),
-            );
+            self.scx.error_context.extend([
+                "asm_sysvec_apic_timer_interrupt",
+                "sched_tick",
+                "scx_tick",
+            ]);
             self.scx_ops_exit_kind(
                 SCX_EXIT_ERROR_STALL,
                 0,

@@ -38,12 +38,13 @@ pub struct DsqIter {
 /// Read-only view of a task (`struct task_struct *` as BPF reads it).
 pub struct TaskRef<'a> {
     t: &'a crate::task::Task,
-    nr_cpus: usize,
+    k: &'a Kernel,
 }
 
 /// Read-only view of a runqueue (`scx_bpf_cpu_rq()`).
 pub struct RqView<'a> {
     rq: &'a crate::rq::Rq,
+    k: &'a Kernel,
 }
 
 fn highest_bit(m: u32) -> u32 {
@@ -518,8 +519,36 @@ impl<'a> Cx<'a> {
     #[doc(alias = "scx_bpf_error_bstr")]
     pub fn error(&mut self, msg: &str) {
         self.charge();
+        self.k.scx.error_context.push("scx_bpf_error_bstr");
         self.k
             .scx_ops_exit_kind(crate::ext::exit::SCX_EXIT_ERROR_BPF, 0, msg.to_string());
+        self.k.scx.error_context.pop();
+    }
+
+    /// `scx_ops_error()`: a runtime error the kernel detects on the
+    /// scheduler's behalf (`SCX_EXIT_ERROR`), e.g. a BPF program fault.
+    pub fn ops_error(&mut self, msg: &str) {
+        self.k.scx_ops_error(msg.to_string());
+    }
+
+    /// Charges `n` interpreted BPF instructions of the running callback
+    /// (`cost.bpf_insn` each).
+    pub fn charge_bpf_insns(&mut self, n: u64) {
+        let c = n.saturating_mul(self.k.cfg.cost.bpf_insn);
+        self.k.charge(c);
+    }
+
+    /// The idle CPU and SMT masks as they are now, without the kfunc's
+    /// charge or checks: for a BPF program re-reading a mask it already
+    /// holds a reference to. Counts as reading other CPUs' state.
+    pub fn idle_masks_now(&mut self) -> (Cpumask, Cpumask) {
+        self.remote_read();
+        let smt = if self.k.topo.smt_active() {
+            self.k.scx.idle_smt
+        } else {
+            self.k.scx.idle_cpu
+        };
+        (self.k.scx.idle_cpu, smt)
     }
 
     /// `scx_bpf_dump()`: append to the debug dump (only inside `ops.dump`,
@@ -715,6 +744,7 @@ impl<'a> Cx<'a> {
         self.remote_read();
         Some(RqView {
             rq: &self.k.rqs[cpu as usize],
+            k: self.k,
         })
     }
 
@@ -790,7 +820,7 @@ impl<'a> Cx<'a> {
     pub fn task(&self, p: Task) -> TaskRef<'_> {
         TaskRef {
             t: self.k.task(p.0),
-            nr_cpus: self.k.nr_cpus(),
+            k: self.k,
         }
     }
 
@@ -909,7 +939,7 @@ impl TaskRef<'_> {
     }
     /// `p->nr_cpus_allowed`.
     pub fn nr_cpus_allowed(&self) -> u32 {
-        self.t.nr_cpus_allowed().min(self.nr_cpus) as u32
+        self.t.nr_cpus_allowed().min(self.k.nr_cpus()) as u32
     }
     /// `is_migration_disabled(p)`.
     pub fn migration_disabled(&self) -> bool {
@@ -930,6 +960,82 @@ impl TaskRef<'_> {
     /// `p->se.sum_exec_runtime`.
     pub fn sum_exec_runtime(&self) -> u64 {
         self.t.sum_exec_runtime
+    }
+    /// `p->prio`.
+    pub fn prio(&self) -> i32 {
+        self.t.prio
+    }
+    /// `p->normal_prio` (equal to `prio`: no priority inheritance).
+    pub fn normal_prio(&self) -> i32 {
+        self.t.prio
+    }
+    /// `p->rt_priority` (0 for non-RT policies).
+    pub fn rt_priority(&self) -> u32 {
+        match self.t.policy {
+            Policy::Fifo(p) | Policy::Rr(p) => p,
+            _ => 0,
+        }
+    }
+    /// `p->__state`: `TASK_RUNNING` (0), `TASK_INTERRUPTIBLE` (1) or
+    /// `TASK_DEAD` (0x80).
+    pub fn state(&self) -> u32 {
+        match self.t.state {
+            crate::task::TaskState::Running => 0,
+            crate::task::TaskState::Sleeping => 1,
+            crate::task::TaskState::Dead => 0x80,
+        }
+    }
+    /// `p->start_time` (ns since boot).
+    pub fn start_time(&self) -> u64 {
+        self.t.start_time
+    }
+    /// `p->se.vruntime`.
+    pub fn vruntime(&self) -> u64 {
+        self.t.se.vruntime
+    }
+    /// `p->scx.sticky_cpu`.
+    pub fn sticky_cpu(&self) -> i32 {
+        self.t.scx.sticky_cpu
+    }
+    /// `p->scx.holding_cpu`.
+    pub fn holding_cpu(&self) -> i32 {
+        self.t.scx.holding_cpu
+    }
+    /// `p->scx.ops_state` (state and qseq).
+    pub fn ops_state(&self) -> u64 {
+        self.t.scx.ops_state
+    }
+    /// `p->scx.dsq_seq`.
+    pub fn dsq_seq(&self) -> u32 {
+        self.t.scx.dsq_seq
+    }
+    /// `p->scx.dsq_flags`.
+    pub fn dsq_flags(&self) -> u32 {
+        self.t.scx.dsq_flags
+    }
+    /// `p->scx.ddsp_dsq_id`.
+    pub fn ddsp_dsq_id(&self) -> u64 {
+        self.t.scx.ddsp_dsq_id
+    }
+    /// `p->scx.ddsp_enq_flags`.
+    pub fn ddsp_enq_flags(&self) -> u64 {
+        self.t.scx.ddsp_enq_flags
+    }
+    /// `p->scx.runnable_at` (jiffies).
+    pub fn runnable_at(&self) -> u64 {
+        self.t.scx.runnable_at
+    }
+    /// `p->real_parent` (also `p->parent`), if any.
+    pub fn parent(&self) -> Option<Task> {
+        self.t.parent.map(Task)
+    }
+    /// `p->scx.dsq->id`: the id of the DSQ the task is queued on, if any.
+    pub fn dsq_id(&self) -> Option<u64> {
+        self.t.scx.dsq.map(|d| self.k.scx.dsqs.get(d).trace_id())
+    }
+    /// `task_cpu(p)`.
+    pub fn cpu(&self) -> i32 {
+        self.t.cpu as i32
     }
 }
 
@@ -953,6 +1059,22 @@ impl RqView<'_> {
     /// `rq->scx.cpuperf_target`.
     pub fn cpuperf_target(&self) -> u32 {
         self.rq.scx.cpuperf_target
+    }
+    /// `rq->nr_switches`.
+    pub fn nr_switches(&self) -> u64 {
+        self.rq.counters.context_switches
+    }
+    /// `rq->scx.cpu_released`.
+    pub fn cpu_released(&self) -> bool {
+        self.rq.scx.cpu_released
+    }
+    /// `rq->scx.local_dsq.nr`.
+    pub fn local_dsq_nr(&self) -> u32 {
+        self.k.scx.dsqs.get(self.rq.scx.local_dsq).nr
+    }
+    /// `rq->scx.pnt_seq`.
+    pub fn pnt_seq(&self) -> u64 {
+        self.rq.scx.pnt_seq
     }
 }
 

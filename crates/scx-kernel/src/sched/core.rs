@@ -569,6 +569,7 @@ impl Kernel {
             cpu,
             wake_cpu: cpu,
             cpus: scx_machine::Cpumask::first_n(self.nr_cpus()),
+            start_time: self.now,
             migration_disabled: 0,
             cpus_mask: None,
             cgroup: 0,

@@ -1,0 +1,259 @@
+//! The user-space side of a BPF scheduler object: [`BpfTool`], a
+//! [`Tool`] that does what a skeleton-based sched_ext loader does — open
+//! the object, set its knobs (`--set NAME=VALUE`), load it, attach its
+//! `sched_ext_ops`, print statistics every second from its maps and
+//! global data, drain its ring buffers, and restart it when it exits with
+//! `SCX_ECODE_ACT_RESTART` (as scx_simple, scx_central and scx_flatcg do).
+//! The exit report (`UEI_REPORT()`) is printed by the runner from the
+//! kernel's exit record, which holds what the object's UEI would.
+//!
+//! Everything that can fail is checked when the tool is opened: parsing,
+//! knobs, and a trial load (relocations, kfuncs, CO-RE, maps), so a bad
+//! object is a one-line error before any simulation starts.
+
+use crate::knobs::{self, Knob};
+use crate::sched::BpfScheduler;
+use crate::stats::{self, StatsKind};
+use scx_bpf::{BpfObject, LoadEnv, LoadError, Vm};
+use scx_kernel::ops::{downcast_mut, Scheduler};
+use scx_kernel::Kernel;
+use scx_scheds::tool::{uei_ecode_restart, Tool};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+/// Why an object could not be opened. Every variant displays as one line
+/// naming the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpenError {
+    /// The file could not be read.
+    Read {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        error: String,
+    },
+    /// Parsing or loading failed (names section and instruction).
+    Load(LoadError),
+    /// A `--set` was malformed or named nothing settable.
+    Knob(String),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Read { path, error } => write!(f, "{path}: cannot read: {error}"),
+            OpenError::Load(e) => write!(f, "{e}"),
+            OpenError::Knob(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+impl From<LoadError> for OpenError {
+    fn from(e: LoadError) -> Self {
+        OpenError::Load(e)
+    }
+}
+
+/// How to open an object.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// `--set NAME=VALUE` knobs, in order.
+    pub knobs: Vec<Knob>,
+    /// CPUs of the simulated machine (`nr_cpu_ids`).
+    pub nr_cpus: u32,
+    /// Seed of the program's `bpf_get_prandom_u32()`.
+    pub seed: u64,
+    /// Instruction budget per callback invocation.
+    pub insn_budget: u64,
+}
+
+impl OpenOptions {
+    /// No knobs, `nr_cpus` CPUs, seed 1, the VM's default budget.
+    pub fn new(nr_cpus: u32) -> OpenOptions {
+        OpenOptions {
+            knobs: Vec::new(),
+            nr_cpus,
+            seed: 1,
+            insn_budget: scx_bpf::vm::DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// The loader of one BPF scheduler object.
+#[derive(Clone)]
+pub struct BpfTool {
+    program: &'static str,
+    obj: BpfObject,
+    env: LoadEnv,
+    stats: StatsKind,
+    /// Stats intervals printed so far.
+    seq: u64,
+}
+
+/// `basename(argv[0])` of the loader: the object's file name without
+/// `.bpf.o`. Names are interned because [`Tool::program_name`] is
+/// `'static`; each distinct name is stored once per process.
+fn program_name(path: &str) -> &'static str {
+    static NAMES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
+    let file = Path::new(path)
+        .file_name()
+        .map_or(path.to_string(), |f| f.to_string_lossy().into_owned());
+    let stem = file
+        .strip_suffix(".bpf.o")
+        .or_else(|| file.strip_suffix(".o"))
+        .unwrap_or(&file)
+        .to_string();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .expect("not poisoned");
+    match names.get(stem.as_str()) {
+        Some(n) => n,
+        None => {
+            let n: &'static str = Box::leak(stem.into_boxed_str());
+            names.insert(n);
+            n
+        }
+    }
+}
+
+impl BpfTool {
+    /// Reads and opens the object at `path`.
+    pub fn open(path: &str, opts: &OpenOptions) -> Result<BpfTool, OpenError> {
+        let bytes = std::fs::read(path).map_err(|e| OpenError::Read {
+            path: path.to_string(),
+            error: e.to_string(),
+        })?;
+        BpfTool::from_bytes(path, &bytes, opts)
+    }
+
+    /// Opens an object from its bytes; `name` is used in messages.
+    pub fn from_bytes(name: &str, bytes: &[u8], opts: &OpenOptions) -> Result<BpfTool, OpenError> {
+        let mut obj = BpfObject::parse(name, bytes)?;
+        knobs::configure(&mut obj, &opts.knobs, opts.nr_cpus).map_err(OpenError::Knob)?;
+        let env = LoadEnv {
+            nr_cpu_ids: opts.nr_cpus,
+            insn_budget: opts.insn_budget,
+            seed: opts.seed,
+            ..LoadEnv::default()
+        };
+        let mut sched = BpfScheduler::new(Vm::load(obj.clone(), &env)?)?;
+        let stats = StatsKind::for_object(&sched.info().name, sched.vm_mut());
+        Ok(BpfTool {
+            program: program_name(name),
+            obj,
+            env,
+            stats,
+            seq: 0,
+        })
+    }
+
+    /// A fresh scheduler instance (what `SCX_OPS_LOAD()` produces).
+    pub fn instance(&self) -> BpfScheduler {
+        let vm = Vm::load(self.obj.clone(), &self.env).expect("loaded once when opened");
+        BpfScheduler::new(vm).expect("checked when opened")
+    }
+
+    /// The configured object (knobs applied).
+    pub fn object(&self) -> &BpfObject {
+        &self.obj
+    }
+
+    /// The loader's help: the object, its ops table and its knobs.
+    pub fn help(&self) -> String {
+        help_text(&self.obj, self.program)
+    }
+}
+
+/// `-h` for an object: what it is, its callbacks and its knobs with their
+/// current values.
+fn help_text(obj: &BpfObject, program: &str) -> String {
+    let mut out = format!("Usage: {program} [--set NAME=VALUE]...\n\n");
+    if let Some(so) = obj.struct_ops.first() {
+        let ops: Vec<&str> = so.callbacks.keys().map(String::as_str).collect();
+        out += &format!(
+            "sched_ext_ops \"{}\" ({}): {}\n",
+            so.name,
+            so.var,
+            ops.join(", ")
+        );
+    }
+    let names = knobs::knob_names(obj);
+    if names.is_empty() {
+        out += "\nNo const volatile knobs.\n";
+        return out;
+    }
+    out += "\nKnobs (const volatile globals; current value):\n";
+    for n in names {
+        let value = obj
+            .var_bytes(&n)
+            .filter(|b| matches!(b.len(), 1 | 2 | 4 | 8))
+            .map(|b| {
+                let mut w = [0u8; 8];
+                w[..b.len()].copy_from_slice(b);
+                u64::from_le_bytes(w).to_string()
+            })
+            .unwrap_or_else(|| "(not an integer)".into());
+        out += &format!("  --set {n}={value}\n");
+    }
+    out
+}
+
+impl Tool for BpfTool {
+    fn program_name(&self) -> &'static str {
+        self.program
+    }
+
+    fn scheduler(&self, k: &Kernel, _restart: bool) -> Box<dyn Scheduler> {
+        let mut s = self.instance();
+        s.set_hotplug_seq(k.scx.hotplug_seq);
+        Box::new(s)
+    }
+
+    fn stats(&mut self, k: &mut Kernel) -> Vec<String> {
+        let (kind, seq) = (self.stats, self.seq);
+        self.seq += 1;
+        k.with_scheduler(|s| {
+            downcast_mut::<BpfScheduler>(s).map(|b| {
+                let mut lines = kind.lines(b.vm_mut(), seq);
+                lines.extend(stats::drain_ringbufs(b.vm_mut()));
+                lines
+            })
+        })
+        .unwrap_or_default()
+    }
+
+    fn restarts_on(&self, exit_code: i64) -> bool {
+        uei_ecode_restart(exit_code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_names_drop_the_suffix_and_are_interned() {
+        assert_eq!(program_name("a/b/scx_x.bpf.o"), "scx_x");
+        assert_eq!(program_name("plain.o"), "plain");
+        assert_eq!(program_name("noext"), "noext");
+        assert!(std::ptr::eq(
+            program_name("x/y.bpf.o"),
+            program_name("z/y.bpf.o")
+        ));
+    }
+
+    #[test]
+    fn unreadable_files_name_the_path() {
+        let e = BpfTool::open("/nonexistent/x.bpf.o", &OpenOptions::new(2))
+            .err()
+            .unwrap();
+        assert!(e
+            .to_string()
+            .starts_with("/nonexistent/x.bpf.o: cannot read: "));
+    }
+}

@@ -1,0 +1,309 @@
+//! `scxsim OBJECT.bpf.o [--set NAME=VALUE]...`: compiled BPF schedulers
+//! through the command line — exit codes, the console, knob errors, and
+//! the one-line error for each kind of malformed object.
+
+#[path = "../../scx-bpf-sched/tests/common/objects.rs"]
+mod objects;
+
+use std::process::{Command, Output};
+
+/// Runs scxsim with `args`.
+fn scxsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scxsim"))
+        .args(args)
+        .output()
+        .expect("run scxsim")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A bad-input failure: exit code 2 and exactly one line on stderr,
+/// `scxsim: ` and then the message; returns the message.
+fn one_line_error(o: &Output) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(stdout(o).is_empty(), "no partial output");
+    err.trim_end()
+        .strip_prefix("scxsim: ")
+        .expect("prefixed")
+        .to_string()
+}
+
+/// A modified copy of object `name` written next to the built objects.
+fn patched(name: &str, tag: &str, f: impl FnOnce(&mut Vec<u8>)) -> Option<String> {
+    let src = objects::object(name)?;
+    let mut bytes = std::fs::read(&src).unwrap();
+    f(&mut bytes);
+    let dst = format!("{src}.{tag}.bpf.o");
+    std::fs::write(&dst, bytes).unwrap();
+    Some(dst)
+}
+
+/// Replaces every occurrence of `from` by `to` (same length).
+fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    assert_eq!(from.len(), to.len());
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+        }
+        i += 1;
+    }
+}
+
+/// File offset of section `name`'s contents (ELF64 little endian).
+fn section_offset(b: &[u8], name: &str) -> usize {
+    let rd = |o: usize, n: usize| {
+        let mut w = [0u8; 8];
+        w[..n].copy_from_slice(&b[o..o + n]);
+        u64::from_le_bytes(w) as usize
+    };
+    let (shoff, shentsize, shnum, shstrndx) = (rd(0x28, 8), rd(0x3a, 2), rd(0x3c, 2), rd(0x3e, 2));
+    let strtab = rd(shoff + shstrndx * shentsize + 0x18, 8);
+    (0..shnum)
+        .map(|i| shoff + i * shentsize)
+        .find(|&h| {
+            let n = &b[strtab + rd(h, 4)..];
+            n.starts_with(name.as_bytes()) && n[name.len()] == 0
+        })
+        .map(|h| rd(h + 0x18, 8))
+        .expect("section present")
+}
+
+#[test]
+fn vtime_object_runs() {
+    let Some(obj) = objects::object("scx_sim_vtime.bpf.o") else {
+        return;
+    };
+    let o = scxsim(&[
+        &obj,
+        "--cpus",
+        "4",
+        "--workload",
+        "dsq_contention",
+        "--duration",
+        "2s",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("sched_ext: BPF scheduler \"sim_vtime\" enabled"),
+        "{out}"
+    );
+    assert!(
+        out.lines().filter(|l| l.starts_with("direct=")).count() == 2,
+        "{out}"
+    );
+    assert!(stderr(&o).contains("EXIT: unregistered from user space"));
+}
+
+#[test]
+fn knobs_change_behaviour_and_help_lists_them() {
+    let Some(obj) = objects::object("scx_sim_vtime.bpf.o") else {
+        return;
+    };
+    let h = scxsim(&[&obj, "-h"]);
+    assert_eq!(h.status.code(), Some(0));
+    assert!(stdout(&h).contains("--set fifo_mode=0"), "{}", stdout(&h));
+    assert!(stdout(&h).contains("--set slice_ns=20000000"));
+    let args = [
+        obj.as_str(),
+        "--cpus",
+        "4",
+        "--workload",
+        "hogs",
+        "--duration",
+        "3s",
+    ];
+    let long = scxsim(&args);
+    let short = scxsim(&[&args[..], &["--set", "slice_ns=1000000"]].concat());
+    let queued = |o: &Output| {
+        let out = stdout(o);
+        let line = out
+            .lines()
+            .rfind(|l| l.starts_with("direct="))
+            .unwrap()
+            .to_string();
+        line.split("queued=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(
+        queued(&short) > 5 * queued(&long),
+        "1 ms slices mean more enqueues"
+    );
+}
+
+#[test]
+fn looping_dispatch_ends_in_a_stall() {
+    let Some(obj) = objects::object("scx_sim_queues.bpf.o") else {
+        return;
+    };
+    let o = scxsim(&[
+        &obj,
+        "--set",
+        "stall_after_dispatches=100",
+        "--duration",
+        "12s",
+    ]);
+    assert_eq!(o.status.code(), Some(12), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("EXIT: runnable task stall ("),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn looping_dispatch_without_the_breaker_is_a_hard_lockup() {
+    let Some(obj) = objects::object("scx_sim_queues.bpf.o") else {
+        return;
+    };
+    let o = scxsim(&[
+        &obj,
+        "--set",
+        "stall_after_dispatches=100",
+        "--kernel",
+        "dsp_max_loops=0",
+        "--duration",
+        "30s",
+    ]);
+    assert_eq!(o.status.code(), Some(20), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Watchdog detected hard LOCKUP on cpu 0"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn runtime_fault_is_an_error_exit() {
+    let Some(obj) = objects::object("scx_sim_central.bpf.o") else {
+        return;
+    };
+    let o = scxsim(&[
+        &obj,
+        "--cpus",
+        "4",
+        "--set",
+        "nr_cpu_ids=64",
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("EXIT: runtime error (BPF program fault in ops.dispatch(): section struct_ops/c_dispatch: insn "),
+        "{err}"
+    );
+}
+
+#[test]
+fn knob_errors_are_one_line() {
+    let Some(obj) = objects::object("scx_sim_vtime.bpf.o") else {
+        return;
+    };
+    let e = one_line_error(&scxsim(&[&obj, "--set", "nope=1"]));
+    assert_eq!(
+        e,
+        format!("--set nope=1: {obj} has no global variable nope (its knobs: slice_ns, fifo_mode)")
+    );
+    let e = one_line_error(&scxsim(&[&obj, "--set", "slice_ns=fast"]));
+    assert!(
+        e.starts_with("--set slice_ns=fast: expected an integer"),
+        "{e}"
+    );
+    let e = one_line_error(&scxsim(&[&obj, "--set", "fifo_mode=300"]));
+    assert_eq!(
+        e,
+        "--set fifo_mode=300: 300 does not fit in fifo_mode (1 bytes)"
+    );
+    let e = one_line_error(&scxsim(&[&obj, "--set", "slice_ns"]));
+    assert_eq!(e, "--set slice_ns: expected NAME=VALUE");
+    let e = one_line_error(&scxsim(&[&obj, "-f"]));
+    assert!(e.contains("BPF objects take no flags (got '-f')"), "{e}");
+    let e = one_line_error(&scxsim(&["simple", "--set", "x=1"]));
+    assert_eq!(e, "--set applies to BPF objects only, not to simple");
+}
+
+#[test]
+fn truncated_object() {
+    let Some(p) = patched("scx_sim_vtime.bpf.o", "trunc", |b| b.truncate(100)) else {
+        return;
+    };
+    let e = one_line_error(&scxsim(&[&p]));
+    assert!(e.starts_with(&format!("{p}: bad ELF: ")), "{e}");
+}
+
+#[test]
+fn wrong_machine() {
+    let Some(p) = patched("scx_sim_vtime.bpf.o", "x86", |b| b[18] = 62) else {
+        return;
+    };
+    let e = one_line_error(&scxsim(&[&p]));
+    assert_eq!(e, format!("{p}: not an eBPF object (e_machine 62)"));
+}
+
+#[test]
+fn unknown_kfunc_names_section_and_instruction() {
+    let Some(p) = patched("scx_sim_vtime.bpf.o", "kfunc", |b| {
+        replace_all(b, b"scx_bpf_consume\0", b"scx_bpf_consumX\0")
+    }) else {
+        return;
+    };
+    let e = one_line_error(&scxsim(&[&p]));
+    assert!(
+        e.starts_with(&format!("{p}: section struct_ops/vt_dispatch: insn ")),
+        "{e}"
+    );
+    assert!(e.ends_with(": unknown kfunc scx_bpf_consumX"), "{e}");
+}
+
+#[test]
+fn bad_relocation_names_section_and_instruction() {
+    let Some(p) = patched("scx_sim_vtime.bpf.o", "reloc", |b| {
+        let off = section_offset(b, ".relstruct_ops/vt_enqueue");
+        b[off + 8] = 99;
+    }) else {
+        return;
+    };
+    let e = one_line_error(&scxsim(&[&p]));
+    assert!(
+        e.starts_with(&format!("{p}: section struct_ops/vt_enqueue: insn ")),
+        "{e}"
+    );
+    assert!(e.contains("bad relocation"), "{e}");
+}
+
+#[test]
+fn object_without_an_ops_table() {
+    let Some(obj) = objects::object("scx_sim_features.bpf.o") else {
+        return;
+    };
+    let e = one_line_error(&scxsim(&[&obj]));
+    assert_eq!(
+        e,
+        format!("{obj}: bad struct_ops: no sched_ext_ops table (section .struct_ops.link)")
+    );
+}
+
+#[test]
+fn missing_file() {
+    let e = one_line_error(&scxsim(&["/nonexistent/sched.bpf.o"]));
+    assert!(
+        e.starts_with("/nonexistent/sched.bpf.o: cannot read: "),
+        "{e}"
+    );
+}
