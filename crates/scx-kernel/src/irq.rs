@@ -10,7 +10,7 @@
 //! kick, and why the kernel's breaker defers its self-kick through irq_work.
 //!
 //! Kernel work charges simulated time to the CPU running it
-//! ([`Kernel::charge`]); the CPU resumes after the accumulated cost.
+//! (`Kernel::charge`); the CPU resumes after the accumulated cost.
 
 use crate::kernel::Kernel;
 use crate::rq::Mode;

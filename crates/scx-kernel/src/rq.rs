@@ -49,7 +49,7 @@ pub struct PendingIrqs {
     pub tick: bool,
     /// A reschedule IPI.
     pub ipi: bool,
-    /// `irq_work` is queued (see [`crate::irq::IrqWork`]).
+    /// `irq_work` is queued (bits of [`crate::irq::irq_work`]).
     pub irq_work: u32,
     /// Expired hrtimers bound to this CPU, in expiry order.
     pub timers: Vec<u32>,

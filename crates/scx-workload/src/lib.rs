@@ -1,7 +1,7 @@
 //! Workloads: what the simulated tasks do.
 //!
 //! A [`Workload`] is plain data: the tasks to start (each with a behaviour
-//! [`Program`]), templates that tasks fork, the shared synchronisation
+//! program of [`Step`]s), templates that tasks fork, the shared synchronisation
 //! objects they use (condition variables, mutexes, barriers, timers), a
 //! cgroup hierarchy, and events at fixed times (CPU hotplug, cgroup weight
 //! changes). The kernel model (`scx-kernel`) executes programs; this crate
@@ -9,7 +9,7 @@
 //!
 //! Workloads come from [`presets`] (named, documented shapes such as
 //! `two_runners` and `dsq_contention`) or from rt-app JSON files
-//! (`rtapp`, added by the workloads issue).
+//! ([`rtapp`]).
 //!
 //! ```
 //! use scx_workload::presets;
