@@ -100,7 +100,7 @@ pub const KNOBS: &[(&str, &str)] = &[
     ),
     (
         "cost.<name>",
-        "simulated ns charged for a kernel path (see --help-costs)",
+        "simulated time charged for a kernel path (names below)",
     ),
 ];
 

@@ -87,9 +87,14 @@ impl CostModel {
         ("syscall", "a simple system call"),
     ];
 
-    /// Sets the cost named `name` (one of [`CostModel::FIELDS`]).
-    pub fn set(&mut self, name: &str, ns: Ns) -> Result<(), String> {
-        let slot = match name {
+    /// The cost named `name` (one of [`CostModel::FIELDS`]).
+    pub fn get(&self, name: &str) -> Option<Ns> {
+        let mut c = self.clone();
+        c.slot(name).map(|s| *s)
+    }
+
+    fn slot(&mut self, name: &str) -> Option<&mut Ns> {
+        Some(match name {
             "schedule" => &mut self.schedule,
             "context_switch" => &mut self.context_switch,
             "wakeup" => &mut self.wakeup,
@@ -103,13 +108,18 @@ impl CostModel {
             "fork" => &mut self.fork,
             "exit" => &mut self.exit,
             "syscall" => &mut self.syscall,
-            _ => {
-                let names: Vec<&str> = Self::FIELDS.iter().map(|(n, _)| *n).collect();
-                return Err(format!(
-                    "unknown cost {name:?}; expected one of {}",
-                    names.join(", ")
-                ));
-            }
+            _ => return None,
+        })
+    }
+
+    /// Sets the cost named `name` (one of [`CostModel::FIELDS`]).
+    pub fn set(&mut self, name: &str, ns: Ns) -> Result<(), String> {
+        let Some(slot) = self.slot(name) else {
+            let names: Vec<&str> = Self::FIELDS.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "unknown cost {name:?}; expected one of {}",
+                names.join(", ")
+            ));
         };
         *slot = ns;
         Ok(())
@@ -129,5 +139,7 @@ mod tests {
         assert_eq!(c.schedule, 7);
         assert_eq!(c.syscall, 7);
         assert!(c.set("nope", 1).is_err());
+        assert_eq!(c.get("schedule"), Some(7));
+        assert_eq!(c.get("nope"), None);
     }
 }

@@ -14,6 +14,7 @@ use scx_kernel::config::{KernelConfig, KNOBS};
 use scx_machine::clock::parse_duration;
 use scx_machine::Topology;
 use scx_scheds::tool::Tool;
+use scx_workload::TimedAction;
 use scxsim::compare::{self, CompareError, SchedSpec};
 use scxsim::exitcode;
 use scxsim::outputs::{OutputPaths, Outputs};
@@ -35,6 +36,11 @@ fn options() -> Command {
     let tools: Vec<String> = scx_scheds::tool::TOOLS
         .iter()
         .map(|(n, d)| format!("  {n:<10} {d}"))
+        .collect();
+    let dfl = scx_machine::cost::CostModel::default();
+    let costs: Vec<String> = scx_machine::cost::CostModel::FIELDS
+        .iter()
+        .map(|(n, d)| format!("  {n:<15} {:>6} ns  {d}", dfl.get(n).unwrap_or(0)))
         .collect();
     let topos: Vec<String> = scx_machine::topology::PRESETS
         .iter()
@@ -61,16 +67,20 @@ fn options() -> Command {
              Topology presets (--topo):\n{}\n\n\
              Workload presets (--workload):\n{}\n\n\
              Kernel knobs (--kernel KEY=VALUE):\n{}\n\n\
+             Kernel path costs (--kernel cost.NAME=DURATION; defaults):\n{}\n\n\
+             Timed actions (--at TIME:ACTION, repeatable): cpu-offline=N, cpu-online=N (CPU hotplug),\n\
+             sysrq-s (SysRq-S: disable the sched_ext scheduler). E.g. --at 2s:cpu-offline=1.\n\n\
              Compare: `scxsim compare simple \"qmap -b 4\"` runs each scheduler (name and its own flags)\n\
              on the same machine, workload and seed, in parallel, and prints one table\n\
              (--report FILE.json writes it as JSON).\n\n\
              Exit codes: 0 normal end, 1 scxsim failure, 2 bad input, 3 load/attach failure,\n\
              4 SCX_EXIT_UNREG_KERN, 5 SysRq-S, 10 SCX_EXIT_ERROR, 11 SCX_EXIT_ERROR_BPF,\n\
-             12 SCX_EXIT_ERROR_STALL, 20 lockup detected, 21 machine silent.",
+             12 SCX_EXIT_ERROR_STALL, 20 machine hung (hard LOCKUP reported), 21 machine hung silently.",
             tools.join("\n"),
             topos.join("\n"),
             presets.join("\n"),
-            knobs.join("\n")
+            knobs.join("\n"),
+            costs.join("\n")
         ))
         .disable_help_flag(true)
         .arg(Arg::new("help").long("help").action(ArgAction::SetTrue).help("Print help"))
@@ -94,6 +104,13 @@ fn options() -> Command {
                 .long("attach-at")
                 .value_name("DUR")
                 .help("When the loader attaches the scheduler (default 20ms)"),
+        )
+        .arg(
+            Arg::new("at")
+                .long("at")
+                .value_name("TIME:ACTION")
+                .action(ArgAction::Append)
+                .help("At TIME: cpu-offline=N, cpu-online=N or sysrq-s (repeatable)"),
         )
         .arg(
             Arg::new("kernel")
@@ -173,6 +190,7 @@ fn split_args(args: &[String]) -> (Option<String>, Vec<String>, Vec<String>) {
                 | "--seed"
                 | "--attach-at"
                 | "--kernel"
+                | "--at"
                 | "--set"
                 | "--report"
                 | "--trace"
@@ -265,6 +283,12 @@ fn build_config(
     } else {
         return Err(scx_workload::presets::build(wl, nr).unwrap_err());
     };
+    let mut w = w;
+    for at in m.get_many::<String>("at").into_iter().flatten() {
+        w.actions.push(parse_at(at)?);
+    }
+    w.actions.sort_by_key(|(t, _)| *t);
+    w.validate(nr).map_err(|e| format!("--at: {e}"))?;
     if m.get_one::<String>("duration").is_none() {
         // rt-app's global.duration, when the command line does not say.
         if let Some(d) = w.duration {
@@ -275,6 +299,30 @@ fn build_config(
     cfg.dmesg = !m.get_flag("no-dmesg");
     cfg.quiet = m.get_flag("quiet");
     Ok(cfg)
+}
+
+/// `--at TIME:ACTION`.
+fn parse_at(s: &str) -> Result<(u64, TimedAction), String> {
+    let err = |why: String| format!("--at {s:?}: {why}");
+    let (t, action) = s
+        .split_once(':')
+        .ok_or_else(|| err("expected TIME:ACTION, e.g. 2s:cpu-offline=1".into()))?;
+    let t = parse_duration(t).map_err(err)?;
+    let cpu = |v: &str| {
+        v.parse::<usize>()
+            .map_err(|_| err(format!("expected a CPU number, got {v:?}")))
+    };
+    let a = match action.split_once('=') {
+        Some(("cpu-offline", v)) => TimedAction::CpuOffline(cpu(v)?),
+        Some(("cpu-online", v)) => TimedAction::CpuOnline(cpu(v)?),
+        None if action == "sysrq-s" => TimedAction::SysrqS,
+        _ => {
+            return Err(err(format!(
+                "unknown action {action:?}; expected cpu-offline=N, cpu-online=N or sysrq-s"
+            )))
+        }
+    };
+    Ok((t, a))
 }
 
 fn main() -> ExitCode {

@@ -550,3 +550,70 @@ fn lockup_exits_20_and_silence_21() {
     );
     assert_eq!(r.code, Some(21), "{}", r.err);
 }
+
+/// `--at TIME:ACTION`: bad actions and impossible hotplug sequences are
+/// bad input.
+#[test]
+fn bad_timed_actions() {
+    bad_input(
+        "at-action",
+        &["simple", "--at", "1s:reboot"],
+        &["--at", "reboot"],
+    );
+    bad_input(
+        "at-form",
+        &["simple", "--at", "cpu-offline=1"],
+        &["--at", "TIME:ACTION"],
+    );
+    bad_input(
+        "at-range",
+        &["simple", "--at", "10ms:cpu-offline=7"],
+        &["--at", "CPU 7"],
+    );
+    bad_input(
+        "at-last",
+        &["simple", "--cpus", "1", "--at", "10ms:cpu-offline=0"],
+        &["last online CPU"],
+    );
+}
+
+/// SysRq-S through `--at`: the kernel's sysrq line, the scheduler disabled
+/// with reason "disabled by sysrq-S", exit code 5. A CPU taken offline
+/// without ops.cpu_offline(): scx_simple exits with the hotplug restart
+/// code and its loader restarts it.
+#[test]
+fn timed_actions_run() {
+    let dir = scratch("at-run");
+    let r = scxsim_in(
+        &dir,
+        &[
+            "simple",
+            "--quiet",
+            "--duration",
+            "3s",
+            "--at",
+            "1s:cpu-offline=1",
+            "--at",
+            "2s:sysrq-s",
+        ],
+    );
+    assert_eq!(r.code, Some(5), "{}", r.err);
+    assert!(
+        r.out.contains("] smpboot: CPU 1 is now offline"),
+        "{}",
+        r.out
+    );
+    assert!(r
+        .out
+        .contains("] sysrq: Disable sched_ext and revert all tasks to CFS"));
+    assert!(r.err.contains(
+        "EXIT: unregistered from the main kernel (cpu 1 going offline, exiting scheduler)"
+    ));
+    assert!(r.err.ends_with("EXIT: disabled by sysrq-S\n"), "{}", r.err);
+    assert_eq!(
+        r.out
+            .matches("sched_ext: BPF scheduler \"simple\" enabled")
+            .count(),
+        2
+    );
+}
