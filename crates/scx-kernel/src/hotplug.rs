@@ -20,10 +20,18 @@
 //! then `sched_cpu_activate()`: active again, `ops.cpu_online()` (or the
 //! restart exit), the runqueue online (`rq_online_scx()`).
 //!
+//! The online steps run on the new CPU in its hotplug thread, which then
+//! sleeps: the CPU schedules (balance, so the BPF scheduler may dispatch
+//! to it) and switches to idle, which is what marks it idle for
+//! `scx_bpf_select_cpu_dfl()` and calls `ops.update_idle()`.
+//!
 //! Approximations: the hotplug state machine's own threads (`cpuhp/N`,
-//! `stop_machine`) and its RCU grace periods are not simulated — each step
-//! above happens as soon as its precondition holds, in the out-of-band
-//! context of the workload action that asked for it.
+//! `stop_machine`) and its RCU grace periods are not simulated as tasks —
+//! each step above happens as soon as its precondition holds, in the
+//! out-of-band context of the workload action that asked for it; the new
+//! CPU's first schedule stands for its hotplug thread going to sleep (the
+//! transition to idle is notified as a task-to-idle one, but no context
+//! switch is counted for the thread).
 
 use crate::rq::Mode;
 use crate::sched::syscalls::StopWork;
@@ -124,6 +132,7 @@ impl crate::kernel::Kernel {
         rq.dying = false;
         rq.mode = Mode::Offline;
         rq.need_resched = false;
+        rq.hotplug_thread_on_cpu = false;
         rq.step_gen += 1;
         rq.pending = Default::default();
         self.printk(format!("smpboot: CPU {cpu} is now offline"));
@@ -159,5 +168,8 @@ impl crate::kernel::Kernel {
         self.rqs[cpu].active = true;
         self.scx_handle_hotplug(cpu, true);
         self.rq_online_scx(cpu);
+        // The hotplug thread is done and sleeps.
+        self.rqs[cpu].hotplug_thread_on_cpu = true;
+        self.resched_curr(cpu);
     }
 }

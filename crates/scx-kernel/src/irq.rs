@@ -332,6 +332,10 @@ impl Kernel {
                     self.push_step(cpu, self.now + acc);
                     return;
                 }
+                // Progress made since `since` counts before the resume
+                // point moves (an early work-completion check can land
+                // here mid-run).
+                self.pause_curr(cpu);
                 let since = since.max(self.now) + acc;
                 self.rqs[cpu].mode = Mode::Exec { since };
                 let curr = self.rqs[cpu].curr;

@@ -76,6 +76,10 @@ pub struct Rq {
     pub dying: bool,
     /// A CPU-up request waits for the takedown in progress.
     pub up_after_down: bool,
+    /// The CPU was just brought up: its first schedule stands for the
+    /// hotplug thread (`cpuhp/N`) going to sleep after the online steps,
+    /// a task-to-idle transition rather than idle-to-idle.
+    pub hotplug_thread_on_cpu: bool,
     /// `rq->curr`.
     pub curr: Tid,
     /// `rq->idle`.

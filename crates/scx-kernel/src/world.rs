@@ -49,6 +49,7 @@ impl Kernel {
                 active: true,
                 dying: false,
                 up_after_down: false,
+                hotplug_thread_on_cpu: false,
                 curr: idle,
                 idle,
                 clock: 0,

@@ -153,6 +153,89 @@ fn sched_ext_gets_cpu_offline_then_cpu_online() {
     assert!(k.scx.hotplug_seq >= 2);
 }
 
+/// Keeps the built-in idle masks and records `ops.update_idle()` for one CPU.
+struct IdleWatch {
+    inner: HotplugSched,
+    cpu: i32,
+    calls: Rc<RefCell<Vec<(u64, bool)>>>,
+}
+
+impl Scheduler for IdleWatch {
+    fn info(&self) -> OpsInfo {
+        let mut i = self.inner.info();
+        i.implemented.insert(Op::UpdateIdle);
+        i.flags |= SCX_OPS_KEEP_BUILTIN_IDLE;
+        i
+    }
+    fn init(&mut self, cx: &mut Cx) -> i32 {
+        self.inner.init(cx)
+    }
+    fn enqueue(&mut self, cx: &mut Cx, p: Task, f: u64) {
+        self.inner.enqueue(cx, p, f)
+    }
+    fn dispatch(&mut self, cx: &mut Cx, cpu: i32, prev: Option<Task>) {
+        self.inner.dispatch(cx, cpu, prev)
+    }
+    fn cpu_online(&mut self, cx: &mut Cx, cpu: i32) {
+        self.inner.cpu_online(cx, cpu)
+    }
+    fn cpu_offline(&mut self, cx: &mut Cx, cpu: i32) {
+        self.inner.cpu_offline(cx, cpu)
+    }
+    fn update_idle(&mut self, cx: &mut Cx, cpu: i32, idle: bool) {
+        if cpu == self.cpu {
+            self.calls.borrow_mut().push((cx.ktime_get_ns(), idle));
+        }
+    }
+}
+
+/// A CPU that comes back goes through the scheduler once, as its hotplug
+/// thread sleeps (kernel/cpu.c runs the online steps in `cpuhp/N` on that
+/// CPU): the switch to idle marks it idle, notifies `ops.update_idle()`,
+/// and the default CPU selection then wakes tasks onto it. Without that, a
+/// scheduler whose tasks wait in a shared DSQ would never use it again.
+#[test]
+fn a_cpu_back_online_is_idle_for_select_cpu_and_takes_wakeups() {
+    // 3 CPUs' worth of 2 ms run / 2 ms sleep work on 4 CPUs.
+    let tasks = (0..6).map(|i| run_sleep(&format!("w{i}"), 2 * MS, 2 * MS));
+    let mut w = workload(tasks.collect());
+    w.actions = vec![
+        (100 * MS, TimedAction::CpuOffline(3)),
+        (300 * MS, TimedAction::CpuOnline(3)),
+    ];
+    let (mut k, rec) = machine_with(quiet_cfg(), Topology::flat(4).unwrap(), w);
+    k.run_until(20 * MS);
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let sched = IdleWatch {
+        inner: HotplugSched {
+            inner: TestSched::new(&[Op::Enqueue, Op::Dispatch]),
+            seen: Rc::default(),
+        },
+        cpu: 3,
+        calls: calls.clone(),
+    };
+    attach(&mut k, sched);
+    k.run_until(600 * MS);
+    assert_eq!(k.scx.exit_kind, 0, "the scheduler exited");
+    let after: Vec<_> = calls
+        .borrow()
+        .iter()
+        .filter(|(t, _)| *t >= 300 * MS)
+        .copied()
+        .collect();
+    let first = after.first().copied();
+    assert!(
+        matches!(first, Some((t, true)) if t < 301 * MS),
+        "CPU 3 did not report idle when it came up: {after:?}"
+    );
+    let ran = switches_on(&k, &rec, 3, 300 * MS, 600 * MS);
+    let on_cpu0 = switches_on(&k, &rec, 0, 300 * MS, 600 * MS);
+    assert!(
+        ran * 2 > on_cpu0,
+        "CPU 3 ran {ran} tasks after coming back, CPU 0 {on_cpu0}"
+    );
+}
+
 #[test]
 fn a_scheduler_without_hotplug_ops_exits_with_the_restart_code() {
     let (mut k, _rec) = hotplug_machine(vec![]);

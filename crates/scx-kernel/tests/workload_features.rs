@@ -165,6 +165,59 @@ fn assert_ratio(what: &str, got: f64, want: f64, rel_tol: f64) {
 }
 
 // ----------------------------------------------------------------------
+// run / sleep
+
+/// A task alone on its CPU looping `Run(3 ms)`, `Sleep(1 ms)` for a second:
+/// every run stretch (switch-in to switch-out) lasts 3 ms plus only the
+/// kernel time of the ticks and syscalls inside it, cycle after cycle — the
+/// work left is carried exactly across every interrupt — so the task
+/// completes 1 s / 4 ms cycles and uses 3/4 of the CPU. Under the fair
+/// class, scx_simple and scx_qmap.
+#[test]
+fn run_steps_take_their_duration_cycle_after_cycle() {
+    const RUN: Ns = 3 * NSEC_PER_MSEC;
+    for sched in [None, Some("simple"), Some("qmap")] {
+        let body = vec![forever(vec![Step::Run(RUN), Step::Sleep(NSEC_PER_MSEC)])];
+        let w = workload(vec![TaskSpec::new("rs", body).cpus(Cpumask::of(1))]);
+        let (mut k, rec) = boot(2, w);
+        k.run_until(20 * NSEC_PER_MSEC);
+        if let Some(name) = sched {
+            attach(&mut k, name);
+        }
+        let p = tid(&k, "rs");
+        let from = k.now;
+        let used = runtimes_between(&mut k, |_| vec![p], from, from + NSEC_PER_SEC)[0];
+        // Run stretches, from each switch to `p` to the switch away.
+        let mut stretches = Vec::new();
+        let mut on_since = None;
+        for (t, e) in rec.0.borrow().iter().cloned() {
+            if let Event::Switch { prev, next, .. } = e {
+                if next == p && t >= from {
+                    on_since = Some(t);
+                } else if prev == p {
+                    if let Some(s) = on_since.take() {
+                        stretches.push(t - s);
+                    }
+                }
+            }
+        }
+        let what = format!("{sched:?}");
+        assert!(
+            stretches.len() >= 240,
+            "{what}: {} run stretches",
+            stretches.len()
+        );
+        // At most 4 ticks and a few syscalls of kernel time per stretch.
+        let longest = *stretches.iter().max().unwrap();
+        assert!(
+            (RUN..RUN + 20 * NSEC_PER_USEC).contains(&longest),
+            "{what}: a run stretch took {longest} ns for {RUN} ns of work"
+        );
+        assert_ratio(&format!("{what}: CPU share"), used as f64 / 1e9, 0.75, 0.01);
+    }
+}
+
+// ----------------------------------------------------------------------
 // fork / exit / wait4
 
 /// A root forks two children and waits for them; each child forks two

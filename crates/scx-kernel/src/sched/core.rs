@@ -321,7 +321,11 @@ impl Kernel {
         let mut wf = SCX_WAKE_FORK;
         let prev = self.task(p).cpu;
         let cpu = self.select_task_rq(p, prev, &mut wf);
-        self.set_task_cpu(p, cpu);
+        // `__set_task_cpu()`: a child's first placement is not a migration
+        // (no sched_migrate_task, no nr_migrations).
+        let t = self.task_mut(p);
+        t.cpu = cpu;
+        t.wake_cpu = cpu;
         self.wake_new_activate_locked(cpu, p);
     }
 
@@ -458,13 +462,20 @@ impl Kernel {
     /// `put_prev_set_next_task()`, `context_switch()` and
     /// `finish_task_switch()`.
     fn finish_schedule(&mut self, cpu: usize, prev: Tid, next: Tid) {
+        // On a CPU just brought up, prev stands for its hotplug thread.
+        let after_hotplug_thread = std::mem::take(&mut self.rqs[cpu].hotplug_thread_on_cpu);
         if next != prev {
-            self.put_prev_task(cpu, prev, next);
+            if !after_hotplug_thread {
+                self.put_prev_task(cpu, prev, next);
+            }
             self.set_next_task(cpu, next);
             self.context_switch(cpu, prev, next);
             // After rq->curr moved to next, as in __schedule() (the kernel
             // calls it just before tracing the switch).
             self.migrate_disable_switch(cpu, prev);
+        } else if after_hotplug_thread {
+            // set_next_task_idle() after the hotplug thread slept.
+            self.scx_update_idle(cpu, true, true);
         }
         // clear_tsk_need_resched(prev); a flag set on `next` stays.
         let rq = &mut self.rqs[cpu];
