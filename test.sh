@@ -27,6 +27,15 @@ export SCXSIM_PYTHON="$PWD/target/pyenv/bin/python"
 # Tests that need an external tool fail instead of skipping when CI is set.
 export CI="${CI:-1}"
 
+# The kernel's own example schedulers, built from Linux 6.12's sources for
+# the tests that run them unmodified (they skip if this cannot be done).
+echo "test.sh: building the kernel's example schedulers"
+if scripts/upstream-schedulers.sh target/upstream-schedulers; then
+  export SCX_BPF_EXTERNAL_OBJS="$PWD/target/upstream-schedulers"
+else
+  echo "test.sh: the kernel's example schedulers are unavailable; their tests will skip"
+fi
+
 echo "test.sh: formatting"
 cargo fmt --all -- --check
 echo "test.sh: clippy"
