@@ -113,6 +113,13 @@ fn options() -> Command {
                 .help("At TIME: cpu-offline=N, cpu-online=N or sysrq-s (repeatable)"),
         )
         .arg(
+            Arg::new("sysrq-s")
+                .long("sysrq-s")
+                .value_name("TIME")
+                .action(ArgAction::Append)
+                .help("Press SysRq-S at TIME (same as --at TIME:sysrq-s; repeatable)"),
+        )
+        .arg(
             Arg::new("kernel")
                 .long("kernel")
                 .value_name("KEY=VALUE")
@@ -189,6 +196,7 @@ fn split_args(args: &[String]) -> (Option<String>, Vec<String>, Vec<String>) {
                 | "--duration"
                 | "--seed"
                 | "--attach-at"
+                | "--sysrq-s"
                 | "--kernel"
                 | "--at"
                 | "--set"
@@ -286,6 +294,10 @@ fn build_config(
     let mut w = w;
     for at in m.get_many::<String>("at").into_iter().flatten() {
         w.actions.push(parse_at(at)?);
+    }
+    for t in m.get_many::<String>("sysrq-s").into_iter().flatten() {
+        let t = parse_duration(t).map_err(|e| format!("--sysrq-s {t:?}: {e}"))?;
+        w.actions.push((t, TimedAction::SysrqS));
     }
     w.actions.sort_by_key(|(t, _)| *t);
     w.validate(nr).map_err(|e| format!("--at: {e}"))?;

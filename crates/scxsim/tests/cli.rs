@@ -617,3 +617,26 @@ fn timed_actions_run() {
         2
     );
 }
+
+/// `--sysrq-s TIME` is `--at TIME:sysrq-s`: the disable lands at that
+/// simulated time, with the kernel's console line and exit.
+#[test]
+fn sysrq_s_option() {
+    let dir = scratch("sysrq-s");
+    let r = scxsim_in(
+        &dir,
+        &["qmap", "--quiet", "--duration", "2s", "--sysrq-s", "1500ms"],
+    );
+    assert!(
+        r.out
+            .contains("[    1.500000] sysrq: Disable sched_ext and revert all tasks to CFS"),
+        "{}",
+        r.out
+    );
+    assert!(r.err.ends_with("EXIT: disabled by sysrq-S\n"), "{}", r.err);
+    bad_input(
+        "sysrq-s-bad",
+        &["simple", "--sysrq-s", "soon"],
+        &["--sysrq-s", "soon"],
+    );
+}
