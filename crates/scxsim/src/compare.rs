@@ -9,7 +9,10 @@
 //! Each scheduler spec is a name followed by that scheduler's own flags:
 //! one argument (`"qmap -b 4"`), comma-separated (`simple,qmap`), or
 //! unquoted words where a word that is not a scheduler name belongs to
-//! the scheduler before it (`simple qmap -b 4`). The runs are independent
+//! the scheduler before it (`simple qmap -b 4`). A compiled BPF object
+//! (`path/sched.bpf.o`) is a scheduler too; the words after it are its
+//! knobs, `NAME=VALUE` as `--set` takes them
+//! (`"scx_simple.bpf.o fifo_sched=true"`). The runs are independent
 //! and deterministic, so they run in parallel threads (`--jobs`, default:
 //! the number of CPUs) and the table is the same whatever the order they
 //! finish in.
@@ -22,7 +25,9 @@
 //! range); migrations; context switches (voluntary/involuntary); wakeups;
 //! callbacks; dispatch-loop breaker kicks; and the host wall time.
 
-use crate::run::{run_with_sink, RunConfig, RunError};
+use crate::run::{is_bpf_object, run_tool, run_with_sink, RunConfig, RunError};
+use scx_bpf_sched::knobs::Knob;
+use scx_bpf_sched::{BpfTool, OpenOptions};
 use scx_observe::metrics::{fmt_ns, Metrics, MetricsReport};
 use scx_observe::Shared;
 use serde_json::{json, Value};
@@ -84,10 +89,10 @@ impl SchedSpec {
     }
 }
 
-/// True if `word` names a built-in scheduler.
+/// True if `word` names a built-in scheduler or a BPF object.
 fn is_scheduler(word: &str) -> bool {
     let bare = word.strip_prefix("scx_").unwrap_or(word);
-    scx_scheds::tool::TOOLS.iter().any(|(n, _)| *n == bare)
+    scx_scheds::tool::TOOLS.iter().any(|(n, _)| *n == bare) || is_bpf_object(word)
 }
 
 /// One scheduler's results.
@@ -330,14 +335,18 @@ pub fn run_one(base: &RunConfig, spec: &SchedSpec) -> Result<Row, CompareError> 
     let cfg = config_for(base, spec);
     let metrics = Shared::new(Metrics::new());
     let (mut out, mut err) = (std::io::sink(), std::io::sink());
-    let res =
-        run_with_sink(&cfg, &mut out, &mut err, Some(Box::new(metrics.clone()))).map_err(|e| {
-            match e {
-                RunError::BadInput(s) => CompareError::BadInput(format!("{}: {s}", spec.label)),
-                RunError::Help(_) => CompareError::BadInput(format!("{}: -h given", spec.label)),
-                RunError::Io(e) => CompareError::Io(e),
-            }
-        })?;
+    let sink = Some(Box::new(metrics.clone()) as Box<dyn scx_observe::Sink>);
+    let ran = if is_bpf_object(&spec.name) {
+        let tool = open_bpf(&cfg, spec)?;
+        run_tool(&cfg, tool, &mut out, &mut err, sink)
+    } else {
+        run_with_sink(&cfg, &mut out, &mut err, sink)
+    };
+    let res = ran.map_err(|e| match e {
+        RunError::BadInput(s) => CompareError::BadInput(format!("{}: {s}", spec.label)),
+        RunError::Help(_) => CompareError::BadInput(format!("{}: -h given", spec.label)),
+        RunError::Io(e) => CompareError::Io(e),
+    })?;
     let m = metrics.borrow().report(res.sim_ns);
     let workload_ns = m
         .tasks
@@ -360,6 +369,24 @@ pub fn run_one(base: &RunConfig, spec: &SchedSpec) -> Result<Row, CompareError> 
         wall_ns: res.wall_ns,
         metrics: m,
     })
+}
+
+/// Opens the BPF object of `spec` for `cfg`'s machine, its words as knobs.
+fn open_bpf(
+    cfg: &RunConfig,
+    spec: &SchedSpec,
+) -> Result<Box<dyn scx_scheds::tool::Tool>, CompareError> {
+    let bad = |why: String| CompareError::BadInput(format!("{}: {why}", spec.label));
+    let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
+    opts.seed = cfg.seed;
+    for kv in &spec.args {
+        opts.knobs.push(
+            Knob::parse(kv)
+                .map_err(|e| bad(format!("{e} (a BPF object's words are knobs, NAME=VALUE)")))?,
+        );
+    }
+    let tool = BpfTool::open(&spec.name, &opts).map_err(|e| bad(e.to_string()))?;
+    Ok(Box::new(tool))
 }
 
 /// A one-line description of the common setup.

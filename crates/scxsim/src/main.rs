@@ -18,9 +18,9 @@ use scx_workload::TimedAction;
 use scxsim::compare::{self, CompareError, SchedSpec};
 use scxsim::exitcode;
 use scxsim::outputs::{OutputPaths, Outputs};
-use scxsim::run::{run_tool, run_with_sink, RunConfig, RunError};
+use scxsim::run::{is_bpf_object, run_tool, run_with_sink, RunConfig, RunError};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -72,7 +72,8 @@ fn options() -> Command {
              sysrq-s (SysRq-S: disable the sched_ext scheduler). E.g. --at 2s:cpu-offline=1.\n\n\
              Compare: `scxsim compare simple \"qmap -b 4\"` runs each scheduler (name and its own flags)\n\
              on the same machine, workload and seed, in parallel, and prints one table\n\
-             (--report FILE.json writes it as JSON).\n\n\
+             (--report FILE.json writes it as JSON). A BPF object's words are its knobs:\n\
+             `scxsim compare simple \"sched.bpf.o fifo_mode=true\"`.\n\n\
              Exit codes: 0 normal end, 1 scxsim failure, 2 bad input, 3 load/attach failure,\n\
              4 SCX_EXIT_UNREG_KERN, 5 SysRq-S, 10 SCX_EXIT_ERROR, 11 SCX_EXIT_ERROR_BPF,\n\
              12 SCX_EXIT_ERROR_STALL, 20 machine hung (hard LOCKUP reported), 21 machine hung silently.",
@@ -440,14 +441,6 @@ fn is_builtin(sched: &str) -> bool {
     scx_scheds::tool::TOOLS
         .iter()
         .any(|(n, _)| sched == *n || sched.strip_prefix("scx_") == Some(n))
-}
-
-/// True if `sched` names a BPF object rather than a built-in scheduler:
-/// not a built-in name, and ending in `.bpf.o` or naming an existing file.
-fn is_bpf_object(sched: &str) -> bool {
-    !is_builtin(sched)
-        && sched != "compare"
-        && (sched.ends_with(".bpf.o") || Path::new(sched).is_file())
 }
 
 /// What opening a BPF object produced.

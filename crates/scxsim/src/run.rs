@@ -290,6 +290,18 @@ pub fn run(
     run_with_sink(cfg, out, err, None)
 }
 
+/// True if `sched` names a BPF object rather than a built-in scheduler:
+/// not a built-in name (with or without `scx_`), not `compare`, and ending
+/// in `.bpf.o` or naming an existing file.
+pub fn is_bpf_object(sched: &str) -> bool {
+    let builtin = scx_scheds::tool::TOOLS
+        .iter()
+        .any(|(n, _)| sched == *n || sched.strip_prefix("scx_") == Some(n));
+    !builtin
+        && sched != "compare"
+        && (sched.ends_with(".bpf.o") || std::path::Path::new(sched).is_file())
+}
+
 /// [`run`] with an event sink attached to the kernel.
 pub fn run_with_sink(
     cfg: &RunConfig,

@@ -104,6 +104,46 @@ fn vtime_object_runs() {
     assert!(stderr(&o).contains("EXIT: unregistered from user space"));
 }
 
+/// `scxsim compare` takes BPF objects next to built-in schedulers, the
+/// words after an object being its knobs; the FIFO knob changes what the
+/// object does (its wakeup latency tail), a bad knob is a one-line error.
+#[test]
+fn compare_runs_objects_with_their_knobs() {
+    let Some(obj) = objects::object("scx_sim_vtime.bpf.o") else {
+        return;
+    };
+    let fifo = format!("{obj} fifo_mode=true");
+    let common = [
+        "--cpus",
+        "4",
+        "--workload",
+        "dsq_contention",
+        "--duration",
+        "300ms",
+    ];
+    let mut args = vec!["compare", "simple", &obj, &fifo];
+    args.extend(common);
+    let o = scxsim(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let header = out.lines().nth(1).unwrap_or_default();
+    assert!(header.contains(&fifo), "{out}");
+    let exits = out.lines().find(|l| l.starts_with("exit ")).unwrap();
+    assert_eq!(exits.matches("UNREG").count(), 3, "{out}");
+    let p99 = out
+        .lines()
+        .find(|l| l.starts_with("wakeup latency p99"))
+        .unwrap();
+    let cells: Vec<&str> = p99.split("  ").filter(|c| !c.trim().is_empty()).collect();
+    assert_ne!(cells[2], cells[3], "the FIFO knob changed nothing: {out}");
+    let mut bad = vec!["compare", "simple"];
+    let nope = format!("{obj} nope=1");
+    bad.push(&nope);
+    bad.extend(common);
+    let e = one_line_error(&scxsim(&bad));
+    assert!(e.contains("has no global variable nope"), "{e}");
+}
+
 #[test]
 fn knobs_change_behaviour_and_help_lists_them() {
     let Some(obj) = objects::object("scx_sim_vtime.bpf.o") else {
