@@ -121,8 +121,17 @@ fn central_timer_drives_the_scheduler() {
     // A 1 ms timer over ~1 s between the first two stats lines.
     let per_second = timer[1] - timer[0];
     assert!((990..=1010).contains(&per_second), "{timer:?}");
-    assert!(series(&o.stdout, "kicks").last() > Some(&0), "{}", o.stdout);
     assert!(series(&o.stdout, "handed").last() > Some(&1000));
+    // 2 ms bursts never outlive the 10 ms slice: no preemption kicks.
+    assert_eq!(series(&o.stdout, "kicks").last(), Some(&0), "{}", o.stdout);
+    // Hogs do: the timer kicks each of the three other CPUs once its task
+    // has run 10 ms, seen at the next 1 ms timer run: ~3 × 1000 / 10.5
+    // kicks per second.
+    let cfg = config(CENTRAL, 4, "hogs", 2000);
+    let o = run_object(CENTRAL, &cfg, &[]).expect("built above");
+    let kicks = series(&o.stdout, "kicks");
+    let per_second = kicks[1] - kicks[0];
+    assert!((250..=300).contains(&per_second), "{kicks:?}");
 }
 
 #[test]

@@ -291,6 +291,10 @@ impl Kernel {
                 self.printk("sysrq: Disable sched_ext and revert all tasks to CFS".into());
                 self.sysrq_s();
             }
+            TimedAction::SysrqD => {
+                self.printk("sysrq: Trigger sched_ext debug dump".into());
+                self.sysrq_d(0);
+            }
         }
         self.discard_oob_cost();
     }

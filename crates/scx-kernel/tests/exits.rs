@@ -394,6 +394,82 @@ fn dump_layout_with_dump_ops() {
     assert_exit(&mut s, EXIT_ERROR_BPF, "dump me");
 }
 
+/// The `sched_ext_dump` events emitted since `from` (time order).
+fn dump_events(s: &Sim, from: u64) -> Vec<String> {
+    s.rec
+        .events()
+        .into_iter()
+        .filter(|(t, _)| *t >= from)
+        .filter_map(|(_, e)| match e {
+            Event::DumpLine { line, .. } => Some(line),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every line of an error dump, blank ones included, also goes to the
+/// `sched_ext_dump` tracepoint (dump_line()/dump_newline(), ext.c): with
+/// no idle CPU block abandoned, the traced lines are the dump's text.
+#[test]
+fn error_dump_lines_go_to_the_tracepoint() {
+    let probe = Probe::fifo().with(Op::Dump).with(Op::Tick).hook(|cx, c| {
+        match c.op {
+            Op::Tick if cx.ktime_get_ns() > 30 * MS => cx.error("dump me"),
+            Op::Dump => cx.dump("DUMP one\n"),
+            _ => {}
+        }
+        None
+    });
+    let s = run_probe(2, std_tasks(), probe, 110 * MS);
+    let e = s.k.scx.last_exit.clone().unwrap();
+    let traced = dump_events(&s, 0);
+    assert!(traced.len() > 10, "{traced:?}");
+    let text: String = traced.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(text, e.info.dump);
+}
+
+/// SysRq-D (ext.c sysrq_handle_sched_ext_dump()): a dump of kind NONE,
+/// header "Debug dump triggered by SysRq-D", into a zero-sized buffer, so
+/// only the tracepoint sees it; ops.dump runs; the scheduler carries on.
+/// The task it interrupted shows the SysRq handler's frames.
+#[test]
+fn sysrq_d_dumps_to_the_tracepoint_and_the_scheduler_goes_on() {
+    let probe = Probe::fifo().with(Op::Dump).hook(|cx, c| {
+        if c.op == Op::Dump {
+            cx.dump("DUMP hello\n");
+        }
+        None
+    });
+    let mut s = run_probe(2, std_tasks(), probe, 50 * MS);
+    let at = s.k.now;
+    s.k.sysrq_d(0);
+    let lines = dump_events(&s, at);
+    assert_eq!(lines[0], "Debug dump triggered by SysRq-D");
+    assert_eq!(&lines[1..3], ["", "DUMP hello"]);
+    let states = lines
+        .iter()
+        .position(|l| l == "CPU states")
+        .expect("CPU states");
+    assert_eq!(lines[states + 1], "----------");
+    let curr = s.k.rqs[0].curr;
+    if s.k.task(curr).class == scx_kernel::task::Class::Ext {
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(" *R "))
+            .expect("current task");
+        assert!(lines[i..].contains(&"    sysrq_handle_sched_ext_dump".to_string()));
+    }
+    s.k.run_until(at + 50 * MS);
+    assert!(s.k.scx.last_exit.is_none(), "SysRq-D ended the scheduler");
+    assert!(s.k.scx.enabled);
+    // Without a scheduler there is nothing to dump.
+    s.k.detach();
+    s.k.run_until(s.k.now + 20 * MS);
+    let after = s.k.now;
+    s.k.sysrq_d(0);
+    assert!(dump_events(&s, after).is_empty());
+}
+
 /// `exit_dump_len` bounds the dump; an overflowed dump ends with the
 /// truncation marker in its last 23 bytes (incl. the NUL), so the text is
 /// `exit_dump_len - 1` bytes (ext.c:5160-5162).

@@ -356,6 +356,14 @@ pub enum Event {
         /// Message.
         msg: String,
     },
+    /// One line of a sched_ext debug dump, as the `sched_ext_dump`
+    /// tracepoint carries it ("" for a blank line).
+    DumpLine {
+        /// CPU doing the dump.
+        cpu: u32,
+        /// The line.
+        line: String,
+    },
     /// The scheduler's enable state changed.
     ScxState {
         /// `enabling`, `enabled`, `disabling`, `disabled`.

@@ -23,9 +23,10 @@
 //!
 //! Events: `sched_switch`, `sched_waking`, `sched_wakeup`,
 //! `sched_wakeup_new`, `sched_migrate_task`, `sched_process_exit`,
-//! `task_newtask` (forks on a CPU), `task_rename` (exec) and `console`
-//! (`printk:console`, the kernel log). The sched_ext events have no kernel
-//! tracepoint and are left out (see the Perfetto trace for them). CPU
+//! `task_newtask` (forks on a CPU), `task_rename` (exec), `console`
+//! (`printk:console`, the kernel log) and `sched_ext_dump` (each line of a
+//! debug dump). The other sched_ext events have no kernel tracepoint and
+//! are left out (see the Perfetto trace for them). CPU
 //! attribution is [`TaskTable::event_cpu`].
 
 use crate::tasks::TaskTable;
@@ -166,7 +167,7 @@ impl<W: Write> FtraceText<W> {
         if name == "sched_switch" && parts.len() == 7 {
             parts[3].push_str(" ==>");
         }
-        if name == "console" {
+        if name == "console" || name == "sched_ext_dump" {
             return fields
                 .first()
                 .map_or(String::new(), |(_, v)| value(v, false));
@@ -263,6 +264,10 @@ impl<W: Write> FtraceText<W> {
             Event::Log { line } => {
                 let f = [("msg", F::Str(line))];
                 self.line(t, cpu, self.curr_pid(cpu), "console", &f)
+            }
+            Event::DumpLine { line, .. } => {
+                let f = [("line", F::Str(line))];
+                self.line(t, cpu, self.curr_pid(cpu), "sched_ext_dump", &f)
             }
             _ => return None,
         };

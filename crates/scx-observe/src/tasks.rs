@@ -240,6 +240,7 @@ pub fn own_cpu(ev: &Event) -> Option<u32> {
         | Event::KickDelivered { cpu, .. }
         | Event::DispatchRound { cpu, .. }
         | Event::WatchdogCheck { cpu }
+        | Event::DumpLine { cpu, .. }
         | Event::CpuStuck { cpu, .. }
         | Event::FastForward { cpu, .. } => Some(*cpu),
         _ => None,

@@ -152,6 +152,7 @@ impl<W: Write> TextTrace<W> {
             ),
             Event::ScxState { state } => format!("scx_state {state}"),
             Event::Log { line } => format!("log {line}"),
+            Event::DumpLine { cpu, line } => format!("dump cpu={cpu} {line}"),
             Event::CpuStuck { cpu, what } => format!("stuck cpu={cpu} {what}"),
             Event::FastForward {
                 cpu,

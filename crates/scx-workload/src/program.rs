@@ -316,6 +316,9 @@ pub enum TimedAction {
     /// SysRq-S (`echo S > /proc/sysrq-trigger`): disable the sched_ext
     /// scheduler and revert every task to the fair class.
     SysrqS,
+    /// SysRq-D (`echo D > /proc/sysrq-trigger`): a sched_ext debug dump to
+    /// the `sched_ext_dump` tracepoint; the scheduler keeps running.
+    SysrqD,
 }
 
 /// A whole workload.
@@ -406,7 +409,7 @@ impl Workload {
                     }
                     online[*c] = true;
                 }
-                TimedAction::CgroupWeight(..) | TimedAction::SysrqS => {}
+                TimedAction::CgroupWeight(..) | TimedAction::SysrqS | TimedAction::SysrqD => {}
             }
         }
         Ok(())

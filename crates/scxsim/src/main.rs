@@ -69,7 +69,8 @@ fn options() -> Command {
              Kernel knobs (--kernel KEY=VALUE):\n{}\n\n\
              Kernel path costs (--kernel cost.NAME=DURATION; defaults):\n{}\n\n\
              Timed actions (--at TIME:ACTION, repeatable): cpu-offline=N, cpu-online=N (CPU hotplug),\n\
-             sysrq-s (SysRq-S: disable the sched_ext scheduler). E.g. --at 2s:cpu-offline=1.\n\n\
+             sysrq-s (SysRq-S: disable the sched_ext scheduler), sysrq-d (SysRq-D: a debug dump to\n\
+             the sched_ext_dump tracepoint; see it with --ftrace or --trace). E.g. --at 2s:cpu-offline=1.\n\n\
              Compare: `scxsim compare simple \"qmap -b 4\"` runs each scheduler (name and its own flags)\n\
              on the same machine, workload and seed, in parallel, and prints one table\n\
              (--report FILE.json writes it as JSON). A BPF object's words are its knobs:\n\
@@ -111,7 +112,7 @@ fn options() -> Command {
                 .long("at")
                 .value_name("TIME:ACTION")
                 .action(ArgAction::Append)
-                .help("At TIME: cpu-offline=N, cpu-online=N or sysrq-s (repeatable)"),
+                .help("At TIME: cpu-offline=N, cpu-online=N, sysrq-s or sysrq-d (repeatable)"),
         )
         .arg(
             Arg::new("sysrq-s")
@@ -329,10 +330,11 @@ fn parse_at(s: &str) -> Result<(u64, TimedAction), String> {
         Some(("cpu-offline", v)) => TimedAction::CpuOffline(cpu(v)?),
         Some(("cpu-online", v)) => TimedAction::CpuOnline(cpu(v)?),
         None if action == "sysrq-s" => TimedAction::SysrqS,
+        None if action == "sysrq-d" => TimedAction::SysrqD,
         _ => {
             return Err(err(format!(
-                "unknown action {action:?}; expected cpu-offline=N, cpu-online=N or sysrq-s"
-            )))
+            "unknown action {action:?}; expected cpu-offline=N, cpu-online=N, sysrq-s or sysrq-d"
+        )))
         }
     };
     Ok((t, a))

@@ -618,6 +618,59 @@ fn timed_actions_run() {
     );
 }
 
+/// `--at TIME:sysrq-d`: the kernel logs the SysRq action, the dump goes to
+/// the `sched_ext_dump` tracepoint (in `--ftrace` as trace-cmd prints it:
+/// the line alone), and the scheduler keeps running to a normal end.
+#[test]
+fn sysrq_d_dumps_into_the_trace() {
+    let dir = scratch("sysrq-d");
+    let r = scxsim_in(
+        &dir,
+        &[
+            "qmap",
+            "--quiet",
+            "--duration",
+            "2s",
+            "--at",
+            "1s:sysrq-d",
+            "--ftrace",
+            "f.txt",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    assert!(
+        r.out
+            .contains("[    1.000000] sysrq: Trigger sched_ext debug dump"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.err.ends_with("EXIT: unregistered from user space\n"),
+        "{}",
+        r.err
+    );
+    let f = std::fs::read_to_string(dir.join("f.txt")).unwrap();
+    let dump: Vec<&str> = f
+        .lines()
+        .filter_map(|l| {
+            l.split_once(" sched_ext_dump: ")
+                .map(|(_, d)| d.trim_start())
+        })
+        .collect();
+    assert_eq!(
+        dump.first(),
+        Some(&"Debug dump triggered by SysRq-D"),
+        "{f}"
+    );
+    // scx_qmap's ops.dump prints its FIFOs.
+    assert!(
+        dump.iter().any(|l| l.starts_with("QMAP FIFO[0]:")),
+        "{dump:?}"
+    );
+    assert!(dump.contains(&"CPU states"), "{dump:?}");
+    assert!(f.contains(" 1.000000000: sched_ext_dump:"), "{f}");
+}
+
 /// `--sysrq-s TIME` is `--at TIME:sysrq-s`: the disable lands at that
 /// simulated time, with the kernel's console line and exit.
 #[test]

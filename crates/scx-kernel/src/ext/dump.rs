@@ -3,6 +3,13 @@
 //! a buffer of `exit_dump_len` bytes with the kernel's seq_buf overflow
 //! behaviour and `~~~~ TRUNCATED ~~~~` marker.
 //!
+//! Every line (and blank line) also goes to the `sched_ext_dump`
+//! tracepoint, whatever the buffer's size: that is all a SysRq-D dump
+//! produces (its buffer has size 0). scxsim emits those lines as
+//! [`Event::DumpLine`] events when control returns to the kernel: before
+//! and after each `ops.dump*()` call and after each CPU's block, so they
+//! interleave with the callbacks as in the kernel, at callback granularity.
+//!
 //! Kernel stacks are scxsim's stand-ins: the frames of the code path the
 //! simulator is in (for the dumping task) or of where a task last blocked.
 
@@ -11,7 +18,7 @@ use crate::ext::exit::SCX_EXIT_NONE;
 use crate::kernel::Kernel;
 use crate::ops::{DumpCtx, Task};
 use crate::task::{Class, Tid};
-use scx_observe::Op;
+use scx_observe::{Event, Op};
 
 const TRUNC_MARKER: &[u8] = b"\n\n~~~~ TRUNCATED ~~~~\n\0";
 
@@ -25,6 +32,8 @@ const TRUNC_MARKER: &[u8] = b"\n\n~~~~ TRUNCATED ~~~~\n\0";
 pub struct SeqBuf {
     buf: Vec<u8>,
     len: usize,
+    /// Lines for the `sched_ext_dump` tracepoint not yet emitted.
+    traced: Vec<String>,
 }
 
 impl SeqBuf {
@@ -33,6 +42,7 @@ impl SeqBuf {
         SeqBuf {
             buf: vec![0; size],
             len: 0,
+            traced: Vec::new(),
         }
     }
 
@@ -72,6 +82,13 @@ impl SeqBuf {
 
     /// `dump_line()`.
     pub fn line(&mut self, s: &str) {
+        // The tracepoint gets the line as formatted into a
+        // SCX_EXIT_MSG_LEN buffer.
+        let mut end = s.len().min(SCX_EXIT_MSG_LEN - 1);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.traced.push(s[..end].to_string());
         if self.buf.is_empty() {
             return;
         }
@@ -81,9 +98,15 @@ impl SeqBuf {
 
     /// `dump_newline()`.
     pub fn newline(&mut self) {
+        self.traced.push(String::new());
         if !self.buf.is_empty() {
             self.putc(b'\n');
         }
+    }
+
+    /// Takes the tracepoint lines written since the last call.
+    pub fn take_traced(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.traced)
     }
 
     fn mark(&self) -> usize {
@@ -160,14 +183,45 @@ impl DumpData {
 }
 
 impl Kernel {
-    /// `scx_dump_state()` into a buffer of the scheduler's
-    /// `exit_dump_len`; `cpu` is where the error irq_work runs.
+    /// `scx_dump_state()` for an error exit, into a buffer of the
+    /// scheduler's `exit_dump_len`; `cpu` is where the error irq_work runs.
     pub(crate) fn scx_dump_state(&mut self, cpu: usize) -> String {
         let len = match self.scx.ops.exit_dump_len {
             0 => SCX_EXIT_DUMP_DFL_LEN,
             n => n,
         } as usize;
         let ei = self.scx.exit_info.clone().unwrap_or_default();
+        self.dump_state(cpu, &ei, len)
+    }
+
+    /// `sysrq_handle_sched_ext_dump()`: with a scheduler enabled, a dump of
+    /// kind NONE and reason "SysRq-D" into a buffer of size 0, so it
+    /// reaches only the `sched_ext_dump` tracepoint; the scheduler keeps
+    /// running. Runs on `cpu`, interrupting whatever runs there.
+    pub fn sysrq_d(&mut self, cpu: usize) {
+        if !self.scx.enabled {
+            return;
+        }
+        let ei = crate::ops::ExitInfo {
+            kind: SCX_EXIT_NONE,
+            reason: "SysRq-D".into(),
+            ..Default::default()
+        };
+        self.scx.dump_by_sysrq = true;
+        self.dump_state(cpu, &ei, 0);
+        self.scx.dump_by_sysrq = false;
+    }
+
+    /// Emits the tracepoint lines `s` holds, from the dumping CPU.
+    fn trace_dump_lines(&mut self, s: &mut SeqBuf) {
+        let cpu = self.cur_cpu as u32;
+        for line in s.take_traced() {
+            self.emit_with(|| Event::DumpLine { cpu, line });
+        }
+    }
+
+    /// `scx_dump_state()`: the dump of `ei` into a buffer of `len` bytes.
+    fn dump_state(&mut self, cpu: usize, ei: &crate::ops::ExitInfo, len: usize) -> String {
         let dctx = DumpCtx {
             kind: ei.kind,
             exit_code: ei.exit_code,
@@ -193,6 +247,7 @@ impl Kernel {
         }
         let saved = self.cur_cpu;
         self.cur_cpu = cpu;
+        self.trace_dump_lines(&mut s);
         if self.scx.has(Op::Dump) {
             s = self.ops_dump(
                 s,
@@ -207,7 +262,9 @@ impl Kernel {
         s.line("----------");
         for c in 0..self.nr_cpus() {
             s = self.dump_cpu(s, c, &dctx, cpu);
+            self.trace_dump_lines(&mut s);
         }
+        self.trace_dump_lines(&mut s);
         self.cur_cpu = saved;
         s.finish()
     }
@@ -221,6 +278,8 @@ impl Kernel {
         call: impl FnOnce(&mut Kernel, DumpCtx),
         dctx: &DumpCtx,
     ) -> SeqBuf {
+        let mut s = s;
+        self.trace_dump_lines(&mut s);
         self.scx.dump = Some(DumpData {
             cpu: self.cur_cpu,
             prefix,
@@ -233,6 +292,7 @@ impl Kernel {
         self.rqs[self.cur_cpu].scx.in_dump = false;
         let mut d = self.scx.dump.take().expect("dump data");
         d.flush();
+        self.trace_dump_lines(&mut d.out);
         d.out
     }
 
@@ -373,6 +433,16 @@ impl Kernel {
 
     /// Frames standing in for `stack_trace_save_tsk()`.
     fn task_stack_stand_in(&self, p: Tid, dumper: usize) -> Vec<String> {
+        if self.rqs[dumper].curr == p && self.scx.dump_by_sysrq {
+            // The SysRq handler interrupted this task.
+            return [
+                "scx_dump_state",
+                "sysrq_handle_sched_ext_dump",
+                "__handle_sysrq",
+            ]
+            .map(String::from)
+            .to_vec();
+        }
         if self.rqs[dumper].curr == p {
             let mut v: Vec<String> = ["scx_dump_state", "scx_ops_error_irq_workfn", "irq_work_run"]
                 .map(String::from)

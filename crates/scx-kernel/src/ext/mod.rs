@@ -135,6 +135,8 @@ pub struct ScxState {
     pub hotplug_seq: u64,
     /// CPUs whose runqueue lock the error dump has got so far.
     pub dump_locks_done: usize,
+    /// A SysRq-D dump is being written (stack stand-ins differ).
+    pub dump_by_sysrq: bool,
     /// CPUs whose runqueue lock the helper's current work has got so far.
     pub helper_locks_done: usize,
     /// `scx_enable_seq`.
@@ -207,6 +209,7 @@ impl ScxState {
             nr_rejected: 0,
             hotplug_seq: 0,
             dump_locks_done: 0,
+            dump_by_sysrq: false,
             helper_locks_done: 0,
             enable_seq: 0,
             watchdog_armed: false,

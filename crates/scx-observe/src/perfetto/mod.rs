@@ -649,6 +649,10 @@ impl<W: Write> PerfettoTrace<W> {
             Event::Log { line } => {
                 self.instant_plain(t, uuid(Track::Log, 0), line.clone(), Vec::new());
             }
+            Event::DumpLine { cpu, line } => {
+                let anns = vec![("line", Val::Str(line.clone()))];
+                self.instant(t, uuid(Track::Ops, (*cpu).into()), "sched_ext_dump", anns);
+            }
             Event::CpuStuck { cpu, what } => {
                 let anns = vec![("what", Val::Str(what.clone()))];
                 self.instant(t, uuid(Track::Ops, (*cpu).into()), "cpu stuck", anns);
