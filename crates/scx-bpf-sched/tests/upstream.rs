@@ -54,14 +54,16 @@ fn equal_cost(name: &str, cpus: usize, workload: &str, ms: u64) -> RunConfig {
 /// `args` under `cfg`; both must behave identically.
 fn same_as_port(cfg: &RunConfig, obj: &str, knobs: &[&str], port: &str, args: &[&str]) {
     let Some(path) = external(obj) else { return };
-    let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
-    opts.knobs = knobs.iter().map(|k| Knob::parse(k).unwrap()).collect();
-    let bpf = run(cfg, Box::new(BpfTool::open(&path, &opts).unwrap()));
+    let bpf = run(cfg, open_upstream(cfg, &path, knobs));
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let rust = run(cfg, make_tool(port, &args).unwrap());
     assert!(bpf.op_lines() > 1000, "{}", bpf.stderr);
-    assert_eq!(console(&bpf), console(&rust));
-    assert!(bpf.trace == rust.trace, "{obj}: traces differ");
+    assert_eq!(
+        console(&bpf),
+        console(&rust),
+        "{obj} {knobs:?} vs {port} {args:?}"
+    );
+    assert!(bpf.trace == rust.trace, "{obj} {knobs:?}: traces differ");
 }
 
 #[test]
@@ -96,6 +98,13 @@ fn scx_central_timer() {
     same_as_port(&cfg, "scx_central.bpf.o", &[], "central", &[]);
 }
 
+/// Opens upstream object `obj` for `cfg`'s machine with `knobs`.
+fn open_upstream(cfg: &RunConfig, path: &str, knobs: &[&str]) -> Box<BpfTool> {
+    let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
+    opts.knobs = knobs.iter().map(|k| Knob::parse(k).unwrap()).collect();
+    Box::new(BpfTool::open(path, &opts).unwrap())
+}
+
 #[test]
 fn scx_flatcg_cgroup_weights() {
     let cfg = equal_cost("scx_flatcg", 4, "cgroups", 3000);
@@ -103,11 +112,57 @@ fn scx_flatcg_cgroup_weights() {
         return;
     };
     // scx_flatcg's own stats block is not reproduced; compare the traces.
-    let bpf = run(
+    for (knobs, flags) in [
+        (&[][..], &[][..]),
+        (&["cgrp_slice_ns=5000000"][..], &["-s", "5000"][..]),
+        (&["fifo_sched=true"][..], &["-f"][..]),
+    ] {
+        let bpf = run(&cfg, open_upstream(&cfg, &path, knobs));
+        let args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+        let rust = run(&cfg, make_tool("flatcg", &args).unwrap());
+        assert!(bpf.op_lines() > 1000);
+        assert!(
+            bpf.trace == rust.trace,
+            "scx_flatcg {flags:?}: traces differ"
+        );
+    }
+}
+
+/// Each of scx_qmap's flags that its loader turns into a global variable
+/// (scx_qmap.c's getopt loop: `skel->rodata->...` / `skel->bss->...`),
+/// given to the object as that knob: the same run as the port's with the
+/// flag — a normal end, an error exit, a stall.
+#[test]
+fn scx_qmap_flags_as_knobs() {
+    let cases: [(&[&str], &[&str]); 8] = [
+        (&["-s", "5000"], &["slice_ns=5000000"]),
+        (&["-e", "100"], &["test_error_cnt=100"]),
+        (&["-t", "100"], &["stall_user_nth=100"]),
+        (&["-T", "20"], &["stall_kernel_nth=20"]),
+        (&["-b", "4"], &["dsp_batch=4"]),
+        (&["-P"], &["print_shared_dsq=true"]),
+        (&["-H"], &["highpri_boosting=true"]),
+        (
+            &["-S", "-t", "100"],
+            &["suppress_dump=true", "stall_user_nth=100"],
+        ),
+    ];
+    let cfg = equal_cost("scx_qmap", 2, "default", 8000);
+    for (flags, knobs) in cases {
+        same_as_port(&cfg, "scx_qmap.bpf.o", knobs, "qmap", flags);
+    }
+}
+
+/// scx_central's `-s` (its loader sets `slice_ns`).
+#[test]
+fn scx_central_slice() {
+    let cfg = equal_cost("scx_central", 4, "default", 3000);
+    let knobs = ["slice_ns=5000000"];
+    same_as_port(
         &cfg,
-        Box::new(BpfTool::open(&path, &OpenOptions::new(4)).unwrap()),
+        "scx_central.bpf.o",
+        &knobs,
+        "central",
+        &["-s", "5000"],
     );
-    let rust = run(&cfg, make_tool("flatcg", &[]).unwrap());
-    assert!(bpf.op_lines() > 1000);
-    assert!(bpf.trace == rust.trace, "scx_flatcg: traces differ");
 }
