@@ -26,9 +26,10 @@
 //! with the proper nohz_full parameter" (observable in /proc/interrupts).
 //! scxsim models that with the kernel knob `--kernel nohz_full=LIST`; run
 //! e.g. `scxsim central --cpus 4 --kernel nohz_full=1-3` so that every CPU
-//! but the central one can run without ticks. (scxsim currently keeps a
-//! CPU's tick running while tasks the BPF side holds are enqueued on its
-//! runqueue, which 6.12 does not; `tests/central.rs` reproduces it.)
+//! but the central one can run without ticks: as in 6.12, a CPU whose
+//! current sched_ext task has an infinite slice stops its tick even with
+//! other tasks queued on its runqueue for the BPF side (`scx_can_stop_tick()`
+//! decides, not `nr_running`; `tests/central.rs` checks it).
 //!
 //! `ops.init` refuses to run anywhere but on the central CPU
 //! (`init from non-central CPU`, `-EINVAL`). In 6.12 `ops.init` is not run
