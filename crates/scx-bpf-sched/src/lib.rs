@@ -9,8 +9,9 @@
 //!   the `Cx` method a Rust scheduler would call, with the same checks,
 //!   error exits and messages.
 //! * [`loader::BpfTool`] — the user-space loader
-//!   ([`scx_scheds::tool::Tool`]): knobs (`--set NAME=VALUE`), statistics
-//!   from maps and global data, ring buffers, restarts.
+//!   ([`scx_scheds::tool::Tool`]): knobs (`--set NAME=VALUE`), the
+//!   kernel example tools' own flags for their objects ([`toolflags`]),
+//!   statistics from maps and global data, ring buffers, restarts.
 //!
 //! Design decision: a BPF scheduler is just another implementor of the ops
 //! API, so the kernel model cannot tell it from a Rust port — watchdog,
@@ -39,6 +40,7 @@ pub mod knobs;
 pub mod loader;
 pub mod sched;
 pub mod stats;
+pub mod toolflags;
 
 pub use loader::{BpfTool, OpenError, OpenOptions};
 pub use sched::BpfScheduler;

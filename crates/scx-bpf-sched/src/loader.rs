@@ -14,6 +14,7 @@
 use crate::knobs::{self, Knob};
 use crate::sched::BpfScheduler;
 use crate::stats::{self, StatsKind};
+use crate::toolflags::{self, FlagsError};
 use scx_bpf::{BpfObject, LoadEnv, LoadError, Vm};
 use scx_kernel::ops::{downcast_mut, Scheduler};
 use scx_kernel::Kernel;
@@ -38,6 +39,10 @@ pub enum OpenError {
     Load(LoadError),
     /// A `--set` was malformed or named nothing settable.
     Knob(String),
+    /// A loader flag was wrong (one line).
+    Flags(String),
+    /// `-h`: the loader's help, to print before exiting 0.
+    Help(String),
 }
 
 impl fmt::Display for OpenError {
@@ -45,7 +50,8 @@ impl fmt::Display for OpenError {
         match self {
             OpenError::Read { path, error } => write!(f, "{path}: cannot read: {error}"),
             OpenError::Load(e) => write!(f, "{e}"),
-            OpenError::Knob(s) => write!(f, "{s}"),
+            OpenError::Knob(s) | OpenError::Flags(s) => write!(f, "{s}"),
+            OpenError::Help(h) => write!(f, "{h}"),
         }
     }
 }
@@ -63,6 +69,9 @@ impl From<LoadError> for OpenError {
 pub struct OpenOptions {
     /// `--set NAME=VALUE` knobs, in order.
     pub knobs: Vec<Knob>,
+    /// The loader's own flags (`-l 100`), for the kernel's example
+    /// objects (see [`toolflags`]); `-h` asks for the help.
+    pub loader_args: Vec<String>,
     /// CPUs of the simulated machine (`nr_cpu_ids`).
     pub nr_cpus: u32,
     /// Seed of the program's `bpf_get_prandom_u32()`.
@@ -76,6 +85,7 @@ impl OpenOptions {
     pub fn new(nr_cpus: u32) -> OpenOptions {
         OpenOptions {
             knobs: Vec::new(),
+            loader_args: Vec::new(),
             nr_cpus,
             seed: 1,
             insn_budget: scx_bpf::vm::DEFAULT_BUDGET,
@@ -88,6 +98,12 @@ impl OpenOptions {
 pub struct BpfTool {
     program: &'static str,
     obj: BpfObject,
+    /// What a restart loads when loader flags were given: the real
+    /// loaders parse their flags once, so a restart runs without them.
+    restart_obj: Option<BpfObject>,
+    /// The tool restarts on `SCX_ECODE_ACT_RESTART` (scx_qmap's loader
+    /// has no restart loop).
+    restarts: bool,
     env: LoadEnv,
     stats: StatsKind,
     /// Stats intervals printed so far.
@@ -133,8 +149,30 @@ impl BpfTool {
 
     /// Opens an object from its bytes; `name` is used in messages.
     pub fn from_bytes(name: &str, bytes: &[u8], opts: &OpenOptions) -> Result<BpfTool, OpenError> {
-        let mut obj = BpfObject::parse(name, bytes)?;
-        knobs::configure(&mut obj, &opts.knobs, opts.nr_cpus).map_err(OpenError::Knob)?;
+        let parsed = BpfObject::parse(name, bytes)?;
+        let program = program_name(name);
+        let known = toolflags::tool_name(&parsed);
+        let args = &opts.loader_args;
+        if known.is_none() && args.iter().any(|a| a == "-h") {
+            return Err(OpenError::Help(help_text(&parsed, program)));
+        }
+        let flags = match toolflags::translate(&parsed, name, args) {
+            Ok(f) => f,
+            Err(FlagsError::Help(_)) => return Err(OpenError::Help(help_text(&parsed, program))),
+            Err(FlagsError::Usage(u)) => return Err(OpenError::Flags(u)),
+        };
+        let configured = |flags: &toolflags::LoaderFlags| {
+            let mut obj = parsed.clone();
+            toolflags::apply_ops_fields(&mut obj, flags);
+            let knobs: Vec<Knob> = flags.knobs.iter().chain(&opts.knobs).cloned().collect();
+            knobs::configure(&mut obj, &knobs, opts.nr_cpus).map(|_| obj)
+        };
+        let obj = configured(&flags).map_err(OpenError::Knob)?;
+        let restart_obj = if flags == toolflags::LoaderFlags::default() {
+            None
+        } else {
+            Some(configured(&toolflags::LoaderFlags::default()).map_err(OpenError::Knob)?)
+        };
         let env = LoadEnv {
             nr_cpu_ids: opts.nr_cpus,
             insn_budget: opts.insn_budget,
@@ -144,8 +182,10 @@ impl BpfTool {
         let mut sched = BpfScheduler::new(Vm::load(obj.clone(), &env)?)?;
         let stats = StatsKind::for_object(&sched.info().name, sched.vm_mut());
         Ok(BpfTool {
-            program: program_name(name),
+            program,
             obj,
+            restart_obj,
+            restarts: known.as_deref() != Some("scx_qmap"),
             env,
             stats,
             seq: 0,
@@ -154,7 +194,11 @@ impl BpfTool {
 
     /// A fresh scheduler instance (what `SCX_OPS_LOAD()` produces).
     pub fn instance(&self) -> BpfScheduler {
-        let vm = Vm::load(self.obj.clone(), &self.env).expect("loaded once when opened");
+        self.instance_of(&self.obj)
+    }
+
+    fn instance_of(&self, obj: &BpfObject) -> BpfScheduler {
+        let vm = Vm::load(obj.clone(), &self.env).expect("loaded once when opened");
         BpfScheduler::new(vm).expect("checked when opened")
     }
 
@@ -172,7 +216,13 @@ impl BpfTool {
 /// `-h` for an object: what it is, its callbacks and its knobs with their
 /// current values.
 fn help_text(obj: &BpfObject, program: &str) -> String {
-    let mut out = format!("Usage: {program} [--set NAME=VALUE]...\n\n");
+    let mut out = match (toolflags::tool_name(obj), toolflags::tool_help(obj)) {
+        (Some(tool), Some(help)) => format!(
+            "{help}\n{program} is the kernel's {tool}: it takes {tool}'s flags above, \
+             and knobs with --set NAME=VALUE.\n\n"
+        ),
+        _ => format!("Usage: {program} [--set NAME=VALUE]...\n\n"),
+    };
     if let Some(so) = obj.struct_ops.first() {
         let ops: Vec<&str> = so.callbacks.keys().map(String::as_str).collect();
         out += &format!(
@@ -208,8 +258,11 @@ impl Tool for BpfTool {
         self.program
     }
 
-    fn scheduler(&self, k: &Kernel, _restart: bool) -> Box<dyn Scheduler> {
-        let mut s = self.instance();
+    fn scheduler(&self, k: &Kernel, restart: bool) -> Box<dyn Scheduler> {
+        let mut s = match (&self.restart_obj, restart) {
+            (Some(obj), true) => self.instance_of(obj),
+            _ => self.instance(),
+        };
         s.set_hotplug_seq(k.scx.hotplug_seq);
         Box::new(s)
     }
@@ -228,7 +281,7 @@ impl Tool for BpfTool {
     }
 
     fn restarts_on(&self, exit_code: i64) -> bool {
-        uei_ecode_restart(exit_code)
+        self.restarts && uei_ecode_restart(exit_code)
     }
 }
 

@@ -166,3 +166,56 @@ fn scx_central_slice() {
         &["-s", "5000"],
     );
 }
+
+/// Runs upstream object `obj` with its tool's `flags` (the loader's own
+/// command line) against the port with the same flags.
+fn flags_same_as_port(cfg: &RunConfig, obj: &str, port: &str, flags: &[&str]) {
+    let Some(path) = external(obj) else { return };
+    let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
+    opts.loader_args = flags.iter().map(|s| s.to_string()).collect();
+    let bpf = run(cfg, Box::new(BpfTool::open(&path, &opts).unwrap()));
+    let rust = run(cfg, make_tool(port, &opts.loader_args).unwrap());
+    assert!(bpf.op_lines() > 1000, "{}", bpf.stderr);
+    assert_eq!(console(&bpf), console(&rust), "{obj} {flags:?}");
+    assert!(bpf.trace == rust.trace, "{obj} {flags:?}: traces differ");
+}
+
+/// The kernel's objects take their tools' own flags (`scxsim
+/// scx_qmap.bpf.o -l 100`), including those that set `sched_ext_ops`
+/// fields rather than globals (`-D` exit_dump_len, `-p` SWITCH_PARTIAL),
+/// and — as the real loaders, which parse their flags once — a restarted
+/// scheduler runs without them (scx_simple `-f` across hotplug restarts).
+#[test]
+fn kernel_objects_take_their_tools_flags() {
+    let cfg = equal_cost("scx_qmap", 2, "default", 12_000);
+    flags_same_as_port(&cfg, "scx_qmap.bpf.o", "qmap", &["-l", "100"]);
+    flags_same_as_port(&cfg, "scx_qmap.bpf.o", "qmap", &["-t", "100", "-D", "600"]);
+    flags_same_as_port(&cfg, "scx_qmap.bpf.o", "qmap", &["-p", "-b", "4"]);
+    let cfg = equal_cost("scx_simple", 4, "hotplug", 3000);
+    flags_same_as_port(&cfg, "scx_simple.bpf.o", "simple", &["-f"]);
+    let cfg = equal_cost("scx_central", 4, "default", 2000);
+    flags_same_as_port(&cfg, "scx_central.bpf.o", "central", &["-s", "3000"]);
+}
+
+/// A flag the tool does not have is the port's one-line error; `-h` is
+/// the tool's help followed by the object's own description.
+#[test]
+fn kernel_object_flag_errors_and_help() {
+    let Some(path) = external("scx_qmap.bpf.o") else {
+        return;
+    };
+    let mut opts = OpenOptions::new(2);
+    opts.loader_args = vec!["-x".into()];
+    let e = BpfTool::open(&path, &opts).err().unwrap().to_string();
+    assert_eq!(e, "scx_qmap: invalid option -- 'x'");
+    opts.loader_args = vec!["-h".into()];
+    let Err(scx_bpf_sched::OpenError::Help(h)) = BpfTool::open(&path, &opts) else {
+        panic!("no help");
+    };
+    assert!(h.starts_with("A simple five-level FIFO queue"), "{h}");
+    assert!(
+        h.contains("scx_qmap is the kernel's scx_qmap: it takes scx_qmap's flags"),
+        "{h}"
+    );
+    assert!(h.contains("--set dsp_inf_loop_after=0"), "{h}");
+}

@@ -94,10 +94,13 @@ fn a_task_pinned_to_the_outgoing_cpu_loses_its_affinity() {
 }
 
 /// Records `cpu_online`/`cpu_offline` calls with the online state the
-/// scheduler sees at that moment.
+/// scheduler sees at that moment; with `idle_of`, also implements
+/// `ops.update_idle()` (keeping the built-in idle masks) and records its
+/// calls for that CPU with their time.
 struct HotplugSched {
     inner: TestSched,
     seen: Rc<RefCell<Vec<String>>>,
+    idle_of: Option<(i32, Rc<RefCell<Vec<(u64, bool)>>>)>,
 }
 
 impl Scheduler for HotplugSched {
@@ -105,7 +108,18 @@ impl Scheduler for HotplugSched {
         let mut i = self.inner.info();
         i.implemented.insert(Op::CpuOnline);
         i.implemented.insert(Op::CpuOffline);
+        if self.idle_of.is_some() {
+            i.implemented.insert(Op::UpdateIdle);
+            i.flags |= SCX_OPS_KEEP_BUILTIN_IDLE;
+        }
         i
+    }
+    fn update_idle(&mut self, cx: &mut Cx, cpu: i32, idle: bool) {
+        if let Some((c, calls)) = &self.idle_of {
+            if *c == cpu {
+                calls.borrow_mut().push((cx.ktime_get_ns(), idle));
+            }
+        }
     }
     fn init(&mut self, cx: &mut Cx) -> i32 {
         self.inner.init(cx)
@@ -140,6 +154,7 @@ fn sched_ext_gets_cpu_offline_then_cpu_online() {
         HotplugSched {
             inner: TestSched::new(&[Op::Enqueue, Op::Dispatch]),
             seen: seen.clone(),
+            idle_of: None,
         },
     );
     k.run_until(600 * MS);
@@ -151,42 +166,6 @@ fn sched_ext_gets_cpu_offline_then_cpu_online() {
     let down = log_time(&k, "is now offline").unwrap();
     assert_eq!(switches_on(&k, &rec, 3, down, 300 * MS), 0);
     assert!(k.scx.hotplug_seq >= 2);
-}
-
-/// Keeps the built-in idle masks and records `ops.update_idle()` for one CPU.
-struct IdleWatch {
-    inner: HotplugSched,
-    cpu: i32,
-    calls: Rc<RefCell<Vec<(u64, bool)>>>,
-}
-
-impl Scheduler for IdleWatch {
-    fn info(&self) -> OpsInfo {
-        let mut i = self.inner.info();
-        i.implemented.insert(Op::UpdateIdle);
-        i.flags |= SCX_OPS_KEEP_BUILTIN_IDLE;
-        i
-    }
-    fn init(&mut self, cx: &mut Cx) -> i32 {
-        self.inner.init(cx)
-    }
-    fn enqueue(&mut self, cx: &mut Cx, p: Task, f: u64) {
-        self.inner.enqueue(cx, p, f)
-    }
-    fn dispatch(&mut self, cx: &mut Cx, cpu: i32, prev: Option<Task>) {
-        self.inner.dispatch(cx, cpu, prev)
-    }
-    fn cpu_online(&mut self, cx: &mut Cx, cpu: i32) {
-        self.inner.cpu_online(cx, cpu)
-    }
-    fn cpu_offline(&mut self, cx: &mut Cx, cpu: i32) {
-        self.inner.cpu_offline(cx, cpu)
-    }
-    fn update_idle(&mut self, cx: &mut Cx, cpu: i32, idle: bool) {
-        if cpu == self.cpu {
-            self.calls.borrow_mut().push((cx.ktime_get_ns(), idle));
-        }
-    }
 }
 
 /// A CPU that comes back goes through the scheduler once, as its hotplug
@@ -206,13 +185,10 @@ fn a_cpu_back_online_is_idle_for_select_cpu_and_takes_wakeups() {
     let (mut k, rec) = machine_with(quiet_cfg(), Topology::flat(4).unwrap(), w);
     k.run_until(20 * MS);
     let calls = Rc::new(RefCell::new(Vec::new()));
-    let sched = IdleWatch {
-        inner: HotplugSched {
-            inner: TestSched::new(&[Op::Enqueue, Op::Dispatch]),
-            seen: Rc::default(),
-        },
-        cpu: 3,
-        calls: calls.clone(),
+    let sched = HotplugSched {
+        inner: TestSched::new(&[Op::Enqueue, Op::Dispatch]),
+        seen: Rc::default(),
+        idle_of: Some((3, calls.clone())),
     };
     attach(&mut k, sched);
     k.run_until(600 * MS);

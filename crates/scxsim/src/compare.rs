@@ -12,7 +12,8 @@
 //! the scheduler before it (`simple qmap -b 4`). A compiled BPF object
 //! (`path/sched.bpf.o`) is a scheduler too; the words after it are its
 //! knobs, `NAME=VALUE` as `--set` takes them
-//! (`"scx_simple.bpf.o fifo_sched=true"`). The runs are independent
+//! (`"scx_simple.bpf.o fifo_sched=true"`), or, for the kernel's example
+//! objects, their tools' flags (`"scx_qmap.bpf.o -b 4"`). The runs are independent
 //! and deterministic, so they run in parallel threads (`--jobs`, default:
 //! the number of CPUs) and the table is the same whatever the order they
 //! finish in.
@@ -371,7 +372,8 @@ pub fn run_one(base: &RunConfig, spec: &SchedSpec) -> Result<Row, CompareError> 
     })
 }
 
-/// Opens the BPF object of `spec` for `cfg`'s machine, its words as knobs.
+/// Opens the BPF object of `spec` for `cfg`'s machine: its `NAME=VALUE`
+/// words are knobs, the others its loader's flags.
 fn open_bpf(
     cfg: &RunConfig,
     spec: &SchedSpec,
@@ -379,11 +381,12 @@ fn open_bpf(
     let bad = |why: String| CompareError::BadInput(format!("{}: {why}", spec.label));
     let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
     opts.seed = cfg.seed;
-    for kv in &spec.args {
-        opts.knobs.push(
-            Knob::parse(kv)
-                .map_err(|e| bad(format!("{e} (a BPF object's words are knobs, NAME=VALUE)")))?,
-        );
+    for w in &spec.args {
+        if w.contains('=') {
+            opts.knobs.push(Knob::parse(w).map_err(bad)?);
+        } else {
+            opts.loader_args.push(w.clone());
+        }
     }
     let tool = BpfTool::open(&spec.name, &opts).map_err(|e| bad(e.to_string()))?;
     Ok(Box::new(tool))

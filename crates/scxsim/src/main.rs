@@ -9,7 +9,7 @@
 
 use clap::{Arg, ArgAction, Command};
 use scx_bpf_sched::knobs::Knob;
-use scx_bpf_sched::{BpfTool, OpenOptions};
+use scx_bpf_sched::{BpfTool, OpenError, OpenOptions};
 use scx_kernel::config::{KernelConfig, KNOBS};
 use scx_machine::clock::parse_duration;
 use scx_machine::Topology;
@@ -62,8 +62,10 @@ fn options() -> Command {
              file is a compiled sched_ext BPF object (clang -target bpf), run unmodified by scxsim's eBPF\n\
              interpreter. Its const volatile knobs are set with --set NAME=VALUE (integers, 0x hex,\n\
              true/false); `scxsim OBJECT.bpf.o -h` lists them. A global nr_cpu_ids is set to the CPU count\n\
-             and RESIZABLE_ARRAY()s are sized to it, as the example loaders do. A program fault (e.g. an\n\
-             out-of-bounds access) ends the scheduler with an error exit. See docs/bpf-schedulers.md.\n\n\
+             and RESIZABLE_ARRAY()s are sized to it, as the example loaders do. The kernel's own\n\
+             scx_simple, scx_qmap, scx_central and scx_flatcg objects also take their tools' flags\n\
+             (`scxsim scx_qmap.bpf.o -l 100`). A program fault (e.g. an out-of-bounds access) ends the\n\
+             scheduler with an error exit. See docs/bpf-schedulers.md.\n\n\
              Topology presets (--topo):\n{}\n\n\
              Workload presets (--workload):\n{}\n\n\
              Kernel knobs (--kernel KEY=VALUE):\n{}\n\n\
@@ -453,27 +455,21 @@ enum BpfOpen {
     Help(String),
 }
 
-/// Opens the BPF object `cfg.scheduler` with the `--set` knobs; `-h` among
-/// its flags asks for its help, any other flag is an error.
+/// Opens the BPF object `cfg.scheduler` with the `--set` knobs and its
+/// loader flags (the kernel's example objects take their tools' flags;
+/// `-h` asks for the help).
 fn open_bpf(cfg: &RunConfig, m: &clap::ArgMatches) -> Result<BpfOpen, String> {
     let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
     opts.seed = cfg.seed;
     for kv in m.get_many::<String>("set").into_iter().flatten() {
         opts.knobs.push(Knob::parse(kv)?);
     }
-    let wants_help = cfg.sched_args.iter().any(|a| a == "-h");
-    if let Some(flag) = cfg.sched_args.iter().find(|a| *a != "-h") {
-        return Err(format!(
-            "{}: BPF objects take no flags (got '{flag}'); set knobs with --set NAME=VALUE",
-            cfg.scheduler
-        ));
+    opts.loader_args = cfg.sched_args.clone();
+    match BpfTool::open(&cfg.scheduler, &opts) {
+        Ok(tool) => Ok(BpfOpen::Tool(Box::new(tool))),
+        Err(OpenError::Help(h)) => Ok(BpfOpen::Help(h)),
+        Err(e) => Err(e.to_string()),
     }
-    let tool = BpfTool::open(&cfg.scheduler, &opts).map_err(|e| e.to_string())?;
-    Ok(if wants_help {
-        BpfOpen::Help(tool.help())
-    } else {
-        BpfOpen::Tool(Box::new(tool))
-    })
 }
 
 /// `--help`, with the scheduler's own help first when one is named.

@@ -273,7 +273,10 @@ fn knob_errors_are_one_line() {
     let e = one_line_error(&scxsim(&[&obj, "--set", "slice_ns"]));
     assert_eq!(e, "--set slice_ns: expected NAME=VALUE");
     let e = one_line_error(&scxsim(&[&obj, "-f"]));
-    assert!(e.contains("BPF objects take no flags (got '-f')"), "{e}");
+    assert!(
+        e.contains("this object takes no flags (got '-f'); set knobs with --set NAME=VALUE"),
+        "{e}"
+    );
     let e = one_line_error(&scxsim(&["simple", "--set", "x=1"]));
     assert_eq!(e, "--set applies to BPF objects only, not to simple");
 }
@@ -346,4 +349,26 @@ fn missing_file() {
         e.starts_with("/nonexistent/sched.bpf.o: cannot read: "),
         "{e}"
     );
+}
+
+/// The kernel's own scx_qmap object (built by
+/// scripts/upstream-schedulers.sh; `SCX_BPF_EXTERNAL_OBJS`) run as its tool
+/// is: `scxsim scx_qmap.bpf.o -l 100` ends in the stall, exit code 12.
+#[test]
+fn kernel_qmap_object_takes_its_tools_flags() {
+    let Some(dir) = std::env::var_os("SCX_BPF_EXTERNAL_OBJS") else {
+        eprintln!("SKIP: SCX_BPF_EXTERNAL_OBJS not set");
+        return;
+    };
+    let obj = std::path::Path::new(&dir).join("scx_qmap.bpf.o");
+    let obj = obj.to_string_lossy();
+    let o = scxsim(&[&obj, "-l", "100", "--duration", "12s"]);
+    assert_eq!(o.status.code(), Some(12), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("EXIT: runnable task stall (sh[38] failed to run for 7.080s)"),
+        "{}",
+        stderr(&o)
+    );
+    let e = one_line_error(&scxsim(&[&obj, "-l"]));
+    assert_eq!(e, "scx_qmap: option requires an argument -- 'l'");
 }
