@@ -100,8 +100,11 @@ fn a_task_pinned_to_the_outgoing_cpu_loses_its_affinity() {
 struct HotplugSched {
     inner: TestSched,
     seen: Rc<RefCell<Vec<String>>>,
-    idle_of: Option<(i32, Rc<RefCell<Vec<(u64, bool)>>>)>,
+    idle_of: Option<(i32, IdleCalls)>,
 }
+
+/// `ops.update_idle()` calls seen: (time, idle).
+type IdleCalls = Rc<RefCell<Vec<(u64, bool)>>>;
 
 impl Scheduler for HotplugSched {
     fn info(&self) -> OpsInfo {
