@@ -18,7 +18,10 @@ use crate::toolflags::{self, FlagsError};
 use scx_bpf::{BpfObject, LoadEnv, LoadError, Vm};
 use scx_kernel::ops::{downcast_mut, Scheduler};
 use scx_kernel::Kernel;
+use scx_machine::clock::{Ns, NSEC_PER_SEC};
+use scx_scheds::flatcg::{FlatcgTool, Stats, FCG_NR_STATS};
 use scx_scheds::tool::{uei_ecode_restart, Tool};
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
@@ -104,6 +107,12 @@ pub struct BpfTool {
     /// The tool restarts on `SCX_ECODE_ACT_RESTART` (scx_qmap's loader
     /// has no restart loop).
     restarts: bool,
+    /// The kernel's scx_flatcg object: its loader's preamble, report
+    /// interval and counter block (the port's loader, fed from the
+    /// object's `stats` map and `hweight_gen`).
+    flatcg: Option<FlatcgTool>,
+    /// Instances created so far.
+    attaches: Cell<u32>,
     env: LoadEnv,
     stats: StatsKind,
     /// Stats intervals printed so far.
@@ -181,11 +190,20 @@ impl BpfTool {
         };
         let mut sched = BpfScheduler::new(Vm::load(obj.clone(), &env)?)?;
         let stats = StatsKind::for_object(&sched.info().name, sched.vm_mut());
+        let flatcg = match known.as_deref() {
+            Some("scx_flatcg") => Some(
+                FlatcgTool::parse(args)
+                    .map_err(|_| OpenError::Flags("scx_flatcg: flags checked above".into()))?,
+            ),
+            _ => None,
+        };
         Ok(BpfTool {
             program,
             obj,
             restart_obj,
             restarts: known.as_deref() != Some("scx_qmap"),
+            flatcg,
+            attaches: Cell::new(0),
             env,
             stats,
             seq: 0,
@@ -253,12 +271,58 @@ fn help_text(obj: &BpfObject, program: &str) -> String {
     out
 }
 
+impl BpfTool {
+    /// scx_flatcg's block: the `stats` per-CPU array summed per counter
+    /// and `hweight_gen`, as its loader reads them; then ring buffers.
+    fn flatcg_stats(&mut self, k: &mut Kernel) -> Vec<String> {
+        let read = k.with_scheduler(|s| {
+            downcast_mut::<BpfScheduler>(s).map(|b| {
+                let vm = b.vm_mut();
+                let mut acc: Stats = [0; FCG_NR_STATS];
+                let sums = stats::percpu_counters(vm, "stats", FCG_NR_STATS as u32);
+                for (a, v) in acc.iter_mut().zip(sums.unwrap_or_default()) {
+                    *a = v;
+                }
+                let gen = vm.global_u64("hweight_gen").unwrap_or(0);
+                (acc, gen, stats::drain_ringbufs(vm))
+            })
+        });
+        let f = self.flatcg.as_mut().expect("flatcg loader");
+        let Some((acc, gen, rings)) = read else {
+            f.skip_interval(k);
+            return Vec::new();
+        };
+        let mut lines = f.stats_from(k, acc, gen);
+        lines.extend(rings);
+        lines
+    }
+}
+
 impl Tool for BpfTool {
     fn program_name(&self) -> &'static str {
         self.program
     }
 
+    fn preamble(&self) -> Option<String> {
+        let f = self.flatcg.as_ref()?;
+        let obj = match (&self.restart_obj, self.attaches.get() > 0) {
+            (Some(o), true) => o,
+            _ => &self.obj,
+        };
+        let slice = obj.var_bytes("cgrp_slice_ns").map_or(0, |b| {
+            let mut w = [0u8; 8];
+            w[..b.len().min(8)].copy_from_slice(&b[..b.len().min(8)]);
+            u64::from_le_bytes(w)
+        });
+        Some(f.preamble_with_slice(slice))
+    }
+
+    fn interval(&self) -> Ns {
+        self.flatcg.as_ref().map_or(NSEC_PER_SEC, |f| f.interval())
+    }
+
     fn scheduler(&self, k: &Kernel, restart: bool) -> Box<dyn Scheduler> {
+        self.attaches.set(self.attaches.get() + 1);
         let mut s = match (&self.restart_obj, restart) {
             (Some(obj), true) => self.instance_of(obj),
             _ => self.instance(),
@@ -268,6 +332,9 @@ impl Tool for BpfTool {
     }
 
     fn stats(&mut self, k: &mut Kernel) -> Vec<String> {
+        if self.flatcg.is_some() {
+            return self.flatcg_stats(k);
+        }
         let (kind, seq) = (self.stats, self.seq);
         self.seq += 1;
         k.with_scheduler(|s| {

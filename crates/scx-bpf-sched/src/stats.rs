@@ -2,7 +2,9 @@
 //! global data the way the example tools read `skel->bss` and their
 //! `stats` maps: bespoke lines for schedulers we know (our test
 //! schedulers, and the kernel's `scx_simple`, `scx_qmap` and
-//! `scx_central` in their tools' formats), and for any other object a
+//! `scx_central` in their tools' formats; `scx_flatcg`'s block is the
+//! port's loader fed from the object, see `loader.rs`), and for any other
+//! object a
 //! generic line with its writable integer globals. Ring-buffer records are
 //! drained and printed too.
 
@@ -101,7 +103,7 @@ fn is_percpu_u64_array(vm: &Vm, map: &str, n: u32) -> bool {
 
 /// Sums over CPUs of the first `n` u64 elements of per-CPU array `map`
 /// (`None` if the map is not such an array).
-fn percpu_counters(vm: &mut Vm, map: &str, n: u32) -> Option<Vec<u64>> {
+pub(crate) fn percpu_counters(vm: &mut Vm, map: &str, n: u32) -> Option<Vec<u64>> {
     if !is_percpu_u64_array(vm, map, n) {
         return None;
     }

@@ -159,14 +159,9 @@ pub fn translate(obj: &BpfObject, name: &str, args: &[String]) -> Result<LoaderF
                 let us = strtod(&arg, 's').unwrap_or(0.0);
                 knob("cgrp_slice_ns", ((us * 1000.0) as u64).to_string())
             }
-            ("flatcg", 'i' | 'd') => {
-                return Err(FlagsError::Usage(format!(
-                    "{name}: -{} is not supported for the BPF object (scx_flatcg's per-cgroup \
-                     statistics are not reproduced for it; the Rust port `flatcg` has them)",
-                    o.letter
-                )))
-            }
-            // -v: libbpf's verbose output, which has no counterpart here.
+            // -v: libbpf's verbose output, which has no counterpart here;
+            // scx_flatcg's -i and -d are the loader's own (its report
+            // interval and an echoed setting; see loader.rs).
             _ => continue,
         };
         out.knobs.push(k);

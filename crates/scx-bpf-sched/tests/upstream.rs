@@ -105,27 +105,36 @@ fn open_upstream(cfg: &RunConfig, path: &str, knobs: &[&str]) -> Box<BpfTool> {
     Box::new(BpfTool::open(path, &opts).unwrap())
 }
 
+/// scx_flatcg, whose loader prints its settings first and a block of
+/// counters every `-i` seconds (2 by default; the restart after a hotplug
+/// exit waits for that interval too): the same console and decisions as
+/// the port, with knobs or with the tool's flags.
 #[test]
 fn scx_flatcg_cgroup_weights() {
     let cfg = equal_cost("scx_flatcg", 4, "cgroups", 3000);
-    let Some(path) = external("scx_flatcg.bpf.o") else {
-        return;
-    };
-    // scx_flatcg's own stats block is not reproduced; compare the traces.
-    for (knobs, flags) in [
-        (&[][..], &[][..]),
-        (&["cgrp_slice_ns=5000000"][..], &["-s", "5000"][..]),
-        (&["fifo_sched=true"][..], &["-f"][..]),
-    ] {
-        let bpf = run(&cfg, open_upstream(&cfg, &path, knobs));
-        let args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
-        let rust = run(&cfg, make_tool("flatcg", &args).unwrap());
-        assert!(bpf.op_lines() > 1000);
-        assert!(
-            bpf.trace == rust.trace,
-            "scx_flatcg {flags:?}: traces differ"
-        );
-    }
+    same_as_port(&cfg, "scx_flatcg.bpf.o", &[], "flatcg", &[]);
+    same_as_port(
+        &cfg,
+        "scx_flatcg.bpf.o",
+        &["cgrp_slice_ns=5000000"],
+        "flatcg",
+        &["-s", "5000"],
+    );
+    same_as_port(
+        &cfg,
+        "scx_flatcg.bpf.o",
+        &["fifo_sched=true"],
+        "flatcg",
+        &["-f"],
+    );
+    flags_same_as_port(
+        &cfg,
+        "scx_flatcg.bpf.o",
+        "flatcg",
+        &["-i", "0.5", "-d", "-s", "3000"],
+    );
+    let cfg = equal_cost("scx_flatcg", 2, "hotplug", 5000);
+    flags_same_as_port(&cfg, "scx_flatcg.bpf.o", "flatcg", &["-f"]);
 }
 
 /// Each of scx_qmap's flags that its loader turns into a global variable
@@ -218,4 +227,65 @@ fn kernel_object_flag_errors_and_help() {
         "{h}"
     );
     assert!(h.contains("--set dsp_inf_loop_after=0"), "{h}");
+}
+
+/// A sweep over machines and workloads: the kernel's example object `obj`
+/// with its tool's `flags` makes the same decisions as its port —
+/// byte-identical event traces and the same exit code — on a flat 2-CPU
+/// machine and an SMT laptop, for every workload shape that stresses a
+/// different path (fork/exec, wake storms, latency wakeups, nice levels,
+/// fork churn, CPU hotplug). Durations keep each shape to a few thousand
+/// scheduling events.
+fn sweep(obj: &str, port: &str, flags: &[&str]) {
+    let Some(path) = external(obj) else { return };
+    let workloads = [
+        ("default", 300),
+        ("wake_storm", 60),
+        ("schbench", 500),
+        ("interactive_batch", 500),
+        ("fork_churn", 150),
+        ("hotplug", 2500),
+    ];
+    for topo in ["2", "1x1x4x2"] {
+        for (wl, ms) in workloads {
+            let mut cfg = equal_cost(port, 2, wl, ms);
+            cfg.topo = scx_machine::Topology::parse(topo).unwrap();
+            cfg.workload =
+                std::sync::Arc::new(scx_workload::presets::build(wl, cfg.topo.nr_cpus()).unwrap());
+            cfg.seed = 3;
+            let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
+            opts.loader_args = flags.iter().map(|s| s.to_string()).collect();
+            let bpf = run(&cfg, Box::new(BpfTool::open(&path, &opts).unwrap()));
+            let rust = run(&cfg, make_tool(port, &opts.loader_args).unwrap());
+            let what = format!("{obj} {flags:?} on {topo} with {wl}");
+            assert_eq!(bpf.result.exit_code(), rust.result.exit_code(), "{what}");
+            assert!(bpf.trace == rust.trace, "{what}: traces differ");
+        }
+    }
+}
+
+#[test]
+fn sweep_scx_simple() {
+    sweep("scx_simple.bpf.o", "simple", &[]);
+    sweep("scx_simple.bpf.o", "simple", &["-f"]);
+}
+
+#[test]
+fn sweep_scx_qmap() {
+    sweep("scx_qmap.bpf.o", "qmap", &[]);
+}
+
+#[test]
+fn sweep_scx_qmap_batch_and_boost() {
+    sweep("scx_qmap.bpf.o", "qmap", &["-b", "8", "-H"]);
+}
+
+#[test]
+fn sweep_scx_central() {
+    sweep("scx_central.bpf.o", "central", &[]);
+}
+
+#[test]
+fn sweep_scx_flatcg() {
+    sweep("scx_flatcg.bpf.o", "flatcg", &[]);
 }

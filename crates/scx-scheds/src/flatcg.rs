@@ -944,6 +944,7 @@ fn interval_from_secs(v: f64) -> (i64, i64) {
 }
 
 /// The loader.
+#[derive(Clone)]
 pub struct FlatcgTool {
     knobs: Knobs,
     dump_cgrps: bool,
@@ -1000,6 +1001,44 @@ impl FlatcgTool {
             .saturating_add(self.intv.1)
     }
 
+    /// The line the loader prints before loading, for an instance whose
+    /// `cgrp_slice_ns` is `slice_ns` (`slice=%.1lfms intv=%.1lfs
+    /// dump_cgrps=%d`, no newline).
+    pub fn preamble_with_slice(&self, slice_ns: u64) -> String {
+        format!(
+            "slice={:.1}ms intv={:.1}s dump_cgrps={}",
+            slice_ns as f64 / 1_000_000.0,
+            self.intv.0 as f64 + self.intv.1 as f64 / 1_000_000_000.0,
+            i32::from(self.dump_cgrps)
+        )
+    }
+
+    /// This interval's block from the scheduler's cumulative counters
+    /// `acc` and `hweight_gen`, as the loader prints it from
+    /// `skel->maps.stats` and `skel->bss->hweight_gen` (for the compiled
+    /// object as for the port).
+    pub fn stats_from(&mut self, k: &Kernel, acc: Stats, hweight_gen: u64) -> Vec<String> {
+        let util = cpu_util(ProcStat::read(k), &mut self.last_cpu);
+        self.block(util, acc, hweight_gen)
+    }
+
+    /// An interval without a scheduler to read: the loader still read
+    /// `/proc/stat`.
+    pub fn skip_interval(&mut self, k: &Kernel) {
+        cpu_util(ProcStat::read(k), &mut self.last_cpu);
+    }
+
+    fn block(&mut self, util: f32, acc: Stats, gen: u64) -> Vec<String> {
+        let mut delta = [0u64; FCG_NR_STATS];
+        for (i, d) in delta.iter_mut().enumerate() {
+            *d = acc[i].wrapping_sub(self.last_stats[i]);
+        }
+        self.last_stats = acc;
+        let lines = format_stats(self.seq, util, gen, &delta, &acc);
+        self.seq += 1;
+        lines
+    }
+
     /// The knobs a new instance gets: the parsed ones the first time, the
     /// skeleton's defaults after a restart.
     fn instance_knobs(&self, restart: bool) -> Knobs {
@@ -1018,12 +1057,7 @@ impl Tool for FlatcgTool {
 
     fn preamble(&self) -> Option<String> {
         let knobs = self.instance_knobs(self.instances.get() > 0);
-        Some(format!(
-            "slice={:.1}ms intv={:.1}s dump_cgrps={}",
-            knobs.cgrp_slice_ns as f64 / 1_000_000.0,
-            self.intv.0 as f64 + self.intv.1 as f64 / 1_000_000_000.0,
-            i32::from(self.dump_cgrps)
-        ))
+        Some(self.preamble_with_slice(knobs.cgrp_slice_ns))
     }
 
     fn scheduler(&self, k: &Kernel, restart: bool) -> Box<dyn Scheduler> {
@@ -1039,14 +1073,7 @@ impl Tool for FlatcgTool {
         let Some((acc, gen)) = with_sched(k, |f: &Flatcg| (f.totals(), f.hweight_gen)) else {
             return Vec::new();
         };
-        let mut delta = [0u64; FCG_NR_STATS];
-        for (i, d) in delta.iter_mut().enumerate() {
-            *d = acc[i].wrapping_sub(self.last_stats[i]);
-        }
-        self.last_stats = acc;
-        let lines = format_stats(self.seq, util, gen, &delta, &acc);
-        self.seq += 1;
-        lines
+        self.block(util, acc, gen)
     }
 
     fn interval(&self) -> Ns {
