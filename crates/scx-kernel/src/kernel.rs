@@ -105,6 +105,9 @@ pub struct Kernel {
     pub(crate) parked_cpus: u32,
     /// Number of CPUs in a dispatch loop proved endless.
     pub(crate) looping_cpus: u32,
+    /// Number of CPUs spinning in `SCX_KICK_WAIT` (they may wait on each
+    /// other for good).
+    pub(crate) kick_waiting_cpus: u32,
     /// Set when the machine can never make progress again.
     pub(crate) halted: Option<crate::fastfwd::Halt>,
     /// Since when every online CPU has been stuck.
@@ -166,6 +169,7 @@ impl Kernel {
             ff: Vec::new(),
             parked_cpus: 0,
             looping_cpus: 0,
+            kick_waiting_cpus: 0,
             halted: None,
             all_stuck_since: None,
             view_buf: Vec::new(),
@@ -312,7 +316,7 @@ impl Kernel {
         if self.parked_cpus > 0 {
             self.ff_check_disturbed();
         }
-        if self.looping_cpus > 0 {
+        if self.looping_cpus > 0 || self.kick_waiting_cpus > 0 {
             self.check_halt();
         }
         if self.check_invariants {

@@ -440,3 +440,39 @@ fn fast_forward_does_not_change_the_soft_lockup() {
         ob.soft
     );
 }
+
+/// Two CPUs that each `SCX_KICK_WAIT` the other from `ops.dispatch()`:
+/// once both wait at the same time, each spins in its kick irq_work with
+/// interrupts off for the other to reschedule, which it cannot do
+/// (kick_cpus_irq_workfn(), ext.c). Neither takes a timer interrupt again:
+/// the NMI watchdog reports both and the machine halts in bounded wall
+/// time; the simulator never spins.
+#[test]
+fn mutual_kick_wait_deadlock_is_a_hard_lockup() {
+    let probe = Probe::fifo().hook(|cx, c| {
+        if c.op == Op::Dispatch {
+            let other = 1 - c.cpu;
+            cx.kick_cpu(other, SCX_KICK_WAIT);
+        }
+        None
+    });
+    let tasks = (0..4)
+        .map(|i| run_sleep(&format!("rs{i}"), MS, MS))
+        .collect();
+    let (mut k, _rec) = boot(quiet_cfg(), 2, tasks);
+    k.run_until(10 * MS);
+    attach(&mut k, probe);
+    let more = k.run_until(60 * SEC);
+    assert!(!more, "the run stops at the halt");
+    let Some(Halt::HardLockup { since, reports }) = k.halted().cloned() else {
+        panic!("{:?}", k.halted());
+    };
+    assert!(since < SEC, "stuck since {since}");
+    assert_eq!(
+        reports.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    for cpu in 0..2 {
+        assert!(matches!(k.rqs[cpu].mode, Mode::KickWait), "CPU {cpu}");
+    }
+}

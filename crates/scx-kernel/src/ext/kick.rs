@@ -88,6 +88,7 @@ impl Kernel {
                 return;
             }
             self.rqs[this].mode = Mode::KickWait;
+            self.kick_waiting_cpus += 1;
             self.kick_wait_check_waiter(this);
         } else {
             self.rqs[this].scx.cpus_to_wait = Default::default();
@@ -150,6 +151,7 @@ impl Kernel {
         }
         if self.rqs[w].scx.cpus_to_wait.is_empty() && self.rqs[w].mode == Mode::KickWait {
             self.rqs[w].mode = Mode::Kernel;
+            self.kick_waiting_cpus -= 1;
             if w != self.cur_cpu {
                 let saved = self.cur_cpu;
                 self.cur_cpu = w;
