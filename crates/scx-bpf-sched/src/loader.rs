@@ -191,10 +191,8 @@ impl BpfTool {
         let mut sched = BpfScheduler::new(Vm::load(obj.clone(), &env)?)?;
         let stats = StatsKind::for_object(&sched.info().name, sched.vm_mut());
         let flatcg = match known.as_deref() {
-            Some("scx_flatcg") => Some(
-                FlatcgTool::parse(args)
-                    .map_err(|_| OpenError::Flags("scx_flatcg: flags checked above".into()))?,
-            ),
+            // Parsed (successfully) by `translate` already.
+            Some("scx_flatcg") => FlatcgTool::parse(args).ok(),
             _ => None,
         };
         Ok(BpfTool {

@@ -19,8 +19,12 @@
 use crate::knobs::Knob;
 use scx_bpf::BpfObject;
 use scx_kernel::consts::SCX_OPS_SWITCH_PARTIAL;
-use scx_scheds::getopt::{getopt, strtod, strtol, strtoul};
-use scx_scheds::tool::{make_tool, ToolError};
+use scx_scheds::central::CentralTool;
+use scx_scheds::flatcg::FlatcgTool;
+use scx_scheds::getopt::getopt;
+use scx_scheds::qmap::QmapTool;
+use scx_scheds::simple::SimpleTool;
+use scx_scheds::tool::ToolError;
 
 /// What a kernel example loader's flags write into its object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,8 +37,7 @@ pub struct LoaderFlags {
     pub ops_flags: u64,
 }
 
-/// A known loader: its Rust port, getopt string and the global each
-/// knob-setting letter writes.
+/// A known loader: its Rust port and getopt string.
 struct Loader {
     ops_name: &'static str,
     port: &'static str,
@@ -111,60 +114,64 @@ pub fn translate(obj: &BpfObject, name: &str, args: &[String]) -> Result<LoaderF
             args[0]
         )));
     };
-    // The port validates: same errors, same help.
-    make_tool(l.port, args).map_err(|e| match e {
+    // The port parses: same errors, same help, same conversions
+    // (`-s` in µs, `-d -1`, ...). Only the letters given are written, as
+    // the real getopt loop leaves the others at the object's defaults.
+    let tool_err = |e: ToolError| match e {
         ToolError::Help(h) => FlagsError::Help(h),
         ToolError::Usage(u) => FlagsError::Usage(u),
-    })?;
-    let opts = getopt(args, l.optstring).map_err(FlagsError::Usage)?;
+    };
+    // A getopt error is reported by the port's parser below.
+    let given: Vec<char> = getopt(args, l.optstring)
+        .unwrap_or_default()
+        .iter()
+        .map(|o| o.letter)
+        .collect();
     let mut out = LoaderFlags::default();
-    for o in opts {
-        let arg = o.arg.unwrap_or_default();
-        let knob = |name: &str, value: String| Knob {
-            name: name.to_string(),
-            value,
-        };
-        // Validated above; a failed conversion cannot happen here.
-        let num = |c: char| strtoul(&arg, c).unwrap_or(0);
-        let k = match (l.ops_name, o.letter) {
-            ("simple", 'f') | ("flatcg", 'f') => knob("fifo_sched", "true".into()),
-            ("qmap", 's') | ("central", 's') => {
-                knob("slice_ns", num('s').wrapping_mul(1000).to_string())
+    let mut set = |letter: char, var: &str, value: String| {
+        if given.contains(&letter) {
+            out.knobs.push(Knob {
+                name: var.to_string(),
+                value,
+            });
+        }
+    };
+    match l.ops_name {
+        "simple" => {
+            let t = SimpleTool::parse(args).map_err(tool_err)?;
+            set('f', "fifo_sched", t.fifo_sched().to_string());
+        }
+        "qmap" => {
+            let t = QmapTool::parse(args).map_err(tool_err)?;
+            let k = t.knobs();
+            set('s', "slice_ns", k.slice_ns.to_string());
+            set('e', "test_error_cnt", k.test_error_cnt.to_string());
+            set('t', "stall_user_nth", k.stall_user_nth.to_string());
+            set('T', "stall_kernel_nth", k.stall_kernel_nth.to_string());
+            set('l', "dsp_inf_loop_after", k.dsp_inf_loop_after.to_string());
+            set('b', "dsp_batch", k.dsp_batch.to_string());
+            set('P', "print_shared_dsq", k.print_shared_dsq.to_string());
+            set('H', "highpri_boosting", k.highpri_boosting.to_string());
+            set('d', "disallow_tgid", k.disallow_tgid.to_string());
+            set('S', "suppress_dump", k.suppress_dump.to_string());
+            if given.contains(&'D') {
+                out.exit_dump_len = Some(k.exit_dump_len);
             }
-            ("qmap", 'e') => knob("test_error_cnt", num('e').to_string()),
-            ("qmap", 't') => knob("stall_user_nth", num('t').to_string()),
-            ("qmap", 'T') => knob("stall_kernel_nth", num('T').to_string()),
-            ("qmap", 'l') => knob("dsp_inf_loop_after", num('l').to_string()),
-            ("qmap", 'b') => knob("dsp_batch", num('b').to_string()),
-            ("qmap", 'P') => knob("print_shared_dsq", "true".into()),
-            ("qmap", 'H') => knob("highpri_boosting", "true".into()),
-            ("qmap", 'S') => knob("suppress_dump", "true".into()),
-            ("qmap", 'd') => {
-                // A negative value means the loader's own pid; the loader is
-                // not a simulated task, so no task matches (as in the port).
-                let tgid = strtol(&arg, 'd').unwrap_or(0) as i32;
-                let tgid = if tgid < 0 { i32::MAX } else { tgid };
-                knob("disallow_tgid", tgid.to_string())
-            }
-            ("qmap", 'D') => {
-                out.exit_dump_len = Some(num('D') as u32);
-                continue;
-            }
-            ("qmap", 'p') => {
-                out.ops_flags |= SCX_OPS_SWITCH_PARTIAL;
-                continue;
-            }
-            ("central", 'c') => knob("central_cpu", num('c').to_string()),
-            ("flatcg", 's') => {
-                let us = strtod(&arg, 's').unwrap_or(0.0);
-                knob("cgrp_slice_ns", ((us * 1000.0) as u64).to_string())
-            }
-            // -v: libbpf's verbose output, which has no counterpart here;
-            // scx_flatcg's -i and -d are the loader's own (its report
-            // interval and an echoed setting; see loader.rs).
-            _ => continue,
-        };
-        out.knobs.push(k);
+            out.ops_flags = k.flags & SCX_OPS_SWITCH_PARTIAL;
+        }
+        "central" => {
+            let t = CentralTool::parse(args).map_err(tool_err)?;
+            let k = t.knobs();
+            set('s', "slice_ns", k.slice_ns.to_string());
+            set('c', "central_cpu", k.central_cpu.to_string());
+        }
+        _ => {
+            // scx_flatcg's -i and -d are its loader's own (loader.rs).
+            let t = FlatcgTool::parse(args).map_err(tool_err)?;
+            let k = t.knobs();
+            set('s', "cgrp_slice_ns", k.cgrp_slice_ns.to_string());
+            set('f', "fifo_sched", k.fifo_sched.to_string());
+        }
     }
     Ok(out)
 }

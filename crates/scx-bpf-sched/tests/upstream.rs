@@ -53,17 +53,34 @@ fn equal_cost(name: &str, cpus: usize, workload: &str, ms: u64) -> RunConfig {
 /// Runs upstream object `obj` with `knobs` and the Rust port `port` with
 /// `args` under `cfg`; both must behave identically.
 fn same_as_port(cfg: &RunConfig, obj: &str, knobs: &[&str], port: &str, args: &[&str]) {
+    check_same(cfg, obj, knobs, &[], port, args);
+}
+
+/// Runs upstream object `obj` with its tool's `flags` (the loader's own
+/// command line) against the port with the same flags.
+fn flags_same_as_port(cfg: &RunConfig, obj: &str, port: &str, flags: &[&str]) {
+    check_same(cfg, obj, &[], flags, port, flags);
+}
+
+/// `obj` opened with `knobs` and `loader_args`, the port `port` with
+/// `port_args`: the same console (but for the wall time) and the same
+/// event trace, with the scheduler really called.
+fn check_same(
+    cfg: &RunConfig,
+    obj: &str,
+    knobs: &[&str],
+    loader_args: &[&str],
+    port: &str,
+    port_args: &[&str],
+) {
     let Some(path) = external(obj) else { return };
-    let bpf = run(cfg, open_upstream(cfg, &path, knobs));
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let bpf = run(cfg, open_upstream(cfg, &path, knobs, loader_args));
+    let args: Vec<String> = port_args.iter().map(|s| s.to_string()).collect();
     let rust = run(cfg, make_tool(port, &args).unwrap());
-    assert!(bpf.op_lines() > 1000, "{}", bpf.stderr);
-    assert_eq!(
-        console(&bpf),
-        console(&rust),
-        "{obj} {knobs:?} vs {port} {args:?}"
-    );
-    assert!(bpf.trace == rust.trace, "{obj} {knobs:?}: traces differ");
+    let what = format!("{obj} {knobs:?} {loader_args:?} vs {port} {args:?}");
+    assert!(bpf.op_lines() > 1000, "{what}: {}", bpf.stderr);
+    assert_eq!(console(&bpf), console(&rust), "{what}");
+    assert!(bpf.trace == rust.trace, "{what}: traces differ");
 }
 
 #[test]
@@ -98,10 +115,17 @@ fn scx_central_timer() {
     same_as_port(&cfg, "scx_central.bpf.o", &[], "central", &[]);
 }
 
-/// Opens upstream object `obj` for `cfg`'s machine with `knobs`.
-fn open_upstream(cfg: &RunConfig, path: &str, knobs: &[&str]) -> Box<BpfTool> {
+/// Opens upstream object `path` for `cfg`'s machine with `knobs` and
+/// its tool's flags `loader_args`.
+fn open_upstream(
+    cfg: &RunConfig,
+    path: &str,
+    knobs: &[&str],
+    loader_args: &[&str],
+) -> Box<BpfTool> {
     let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
     opts.knobs = knobs.iter().map(|k| Knob::parse(k).unwrap()).collect();
+    opts.loader_args = loader_args.iter().map(|s| s.to_string()).collect();
     Box::new(BpfTool::open(path, &opts).unwrap())
 }
 
@@ -176,19 +200,6 @@ fn scx_central_slice() {
     );
 }
 
-/// Runs upstream object `obj` with its tool's `flags` (the loader's own
-/// command line) against the port with the same flags.
-fn flags_same_as_port(cfg: &RunConfig, obj: &str, port: &str, flags: &[&str]) {
-    let Some(path) = external(obj) else { return };
-    let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
-    opts.loader_args = flags.iter().map(|s| s.to_string()).collect();
-    let bpf = run(cfg, Box::new(BpfTool::open(&path, &opts).unwrap()));
-    let rust = run(cfg, make_tool(port, &opts.loader_args).unwrap());
-    assert!(bpf.op_lines() > 1000, "{}", bpf.stderr);
-    assert_eq!(console(&bpf), console(&rust), "{obj} {flags:?}");
-    assert!(bpf.trace == rust.trace, "{obj} {flags:?}: traces differ");
-}
-
 /// The kernel's objects take their tools' own flags (`scxsim
 /// scx_qmap.bpf.o -l 100`), including those that set `sched_ext_ops`
 /// fields rather than globals (`-D` exit_dump_len, `-p` SWITCH_PARTIAL),
@@ -253,10 +264,9 @@ fn sweep(obj: &str, port: &str, flags: &[&str]) {
             cfg.workload =
                 std::sync::Arc::new(scx_workload::presets::build(wl, cfg.topo.nr_cpus()).unwrap());
             cfg.seed = 3;
-            let mut opts = OpenOptions::new(cfg.topo.nr_cpus() as u32);
-            opts.loader_args = flags.iter().map(|s| s.to_string()).collect();
-            let bpf = run(&cfg, Box::new(BpfTool::open(&path, &opts).unwrap()));
-            let rust = run(&cfg, make_tool(port, &opts.loader_args).unwrap());
+            let bpf = run(&cfg, open_upstream(&cfg, &path, &[], flags));
+            let args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+            let rust = run(&cfg, make_tool(port, &args).unwrap());
             let what = format!("{obj} {flags:?} on {topo} with {wl}");
             assert_eq!(bpf.result.exit_code(), rust.result.exit_code(), "{what}");
             assert!(bpf.trace == rust.trace, "{what}: traces differ");

@@ -165,6 +165,11 @@ impl SimpleTool {
         }
         Ok(t)
     }
+
+    /// `-f`: the loader sets `fifo_sched`.
+    pub fn fifo_sched(&self) -> bool {
+        self.fifo_sched
+    }
 }
 
 impl Tool for SimpleTool {
