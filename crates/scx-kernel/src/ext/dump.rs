@@ -7,8 +7,8 @@
 //! tracepoint, whatever the buffer's size: that is all a SysRq-D dump
 //! produces (its buffer has size 0). scxsim emits those lines as
 //! [`Event::DumpLine`] events when control returns to the kernel: before
-//! and after each `ops.dump*()` call and after each CPU's block, so they
-//! interleave with the callbacks as in the kernel, at callback granularity.
+//! and after each `ops.dump*()` call and at the end, so they interleave
+//! with the callbacks as in the kernel, at callback granularity.
 //!
 //! Kernel stacks are scxsim's stand-ins: the frames of the code path the
 //! simulator is in (for the dumping task) or of where a task last blocked.
@@ -247,7 +247,6 @@ impl Kernel {
         }
         let saved = self.cur_cpu;
         self.cur_cpu = cpu;
-        self.trace_dump_lines(&mut s);
         if self.scx.has(Op::Dump) {
             s = self.ops_dump(
                 s,
@@ -262,7 +261,6 @@ impl Kernel {
         s.line("----------");
         for c in 0..self.nr_cpus() {
             s = self.dump_cpu(s, c, &dctx, cpu);
-            self.trace_dump_lines(&mut s);
         }
         self.trace_dump_lines(&mut s);
         self.cur_cpu = saved;
